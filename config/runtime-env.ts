@@ -1,0 +1,37 @@
+// How deploy hands the handler its settings: one JSON environment variable,
+// checked again at cold start with the same schema as config.json.
+import { parseRuntimeSettings } from "./load.ts";
+import type { Config, RuntimeSettings } from "./schema.ts";
+
+export const SETTINGS_ENV = "IMGAPI_SETTINGS";
+export const BUCKET_ENV = "IMGAPI_BUCKET";
+
+export function runtimeSettingsOf(config: Config | RuntimeSettings): RuntimeSettings {
+  const { sizes, output, input, cors } = config;
+  return { sizes, output, input, cors };
+}
+
+export function settingsToEnv(settings: RuntimeSettings): string {
+  return JSON.stringify(settings);
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv): RuntimeSettings {
+  const raw = env[SETTINGS_ENV];
+  if (raw === undefined || raw === "") {
+    return parseRuntimeSettings({ sizes: DEFAULT_SIZES }, `environment (${SETTINGS_ENV} unset, defaults)`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch (e) {
+    return parseRuntimeSettings(`not JSON: ${(e as Error).message}`, SETTINGS_ENV);
+  }
+  return parseRuntimeSettings(data, SETTINGS_ENV);
+}
+
+/** The sizes used when nothing is configured (local mode, tests). */
+export const DEFAULT_SIZES = {
+  thumbnail: { width: 150, height: 150, fit: "cover" },
+  medium: { width: 800 },
+  large: { width: 1600 },
+} as const;

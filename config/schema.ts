@@ -1,0 +1,115 @@
+// The one schema for config.json. The handler's runtime part (sizes, output,
+// input limits, CORS) is a sub-schema so deploy can hand exactly that to the
+// Lambda through an environment variable and the handler can check it again at
+// cold start with the same rules.
+import { z } from "zod";
+
+/** Formats we accept as input. Anything else (SVG, HEIC, BMP, PDF...) is refused. */
+export const INPUT_FORMATS = ["jpeg", "png", "webp", "gif", "avif", "tiff"] as const;
+export type InputFormat = (typeof INPUT_FORMATS)[number];
+
+/** Formats a variant can be written in; "original" keeps the input's format when browsers can show it. */
+export const OUTPUT_FORMATS = ["jpeg", "png", "webp", "avif", "original"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+// Lambda's synchronous payload limit is 6 MB for the whole event; a base64 body
+// grows by 4/3, so about 4.4 MB of image is the most that can ever arrive.
+export const MAX_UPLOAD_BYTES_CEILING = 4_400_000;
+
+// The only values CloudWatch Logs' PutRetentionPolicy accepts.
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+const sizeName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "a size name of 1-32 lowercase letters, digits or '-'");
+
+const dimension = z.number().int().min(1).max(10_000);
+
+export const sizeSchema = z
+  .strictObject({
+    width: dimension,
+    height: dimension.optional(),
+    fit: z.enum(["cover", "inside"]).optional(),
+    format: z.enum(OUTPUT_FORMATS).optional(),
+    quality: z.number().int().min(1).max(100).optional(),
+    enlarge: z.boolean().default(false),
+  })
+  .refine((s) => !(s.fit === "cover" && s.height === undefined), {
+    message: "fit 'cover' needs a height (a box to fill)",
+    path: ["fit"],
+  });
+
+export const runtimeSettingsSchema = z.strictObject({
+  sizes: z
+    .record(sizeName, sizeSchema)
+    .refine((s) => Object.keys(s).length >= 1 && Object.keys(s).length <= 20, "between 1 and 20 sizes"),
+  output: z
+    .strictObject({
+      format: z.enum(OUTPUT_FORMATS).default("webp"),
+      quality: z.number().int().min(1).max(100).default(80),
+    })
+    .prefault({}),
+  input: z
+    .strictObject({
+      formats: z.array(z.enum(INPUT_FORMATS)).min(1).default([...INPUT_FORMATS]),
+      maxBytes: z.number().int().min(1).max(MAX_UPLOAD_BYTES_CEILING).default(4_194_304),
+      maxPixels: z.number().int().min(1).max(268_402_689).default(40_000_000),
+      // A GIF/WebP may declare thousands of tiny frames: the pixel limit cannot see
+      // them, so the frame count has its own cap.
+      maxFrames: z.number().int().min(1).max(10_000).default(500),
+    })
+    .prefault({}),
+  cors: z
+    .strictObject({
+      origins: z.array(z.union([z.literal("*"), z.url({ protocol: /^https?$/ })])).min(1).default(["*"]),
+    })
+    .prefault({}),
+});
+
+export const configSchema = z.strictObject({
+  stackName: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, "3-32 lowercase letters, digits or '-', starting with a letter"),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as eu-west-1"),
+  ...runtimeSettingsSchema.shape,
+  lambda: z
+    .strictObject({
+      architecture: z.enum(["arm64", "x86_64"]).default("arm64"),
+      memoryMb: z.number().int().min(128).max(10_240).default(1536),
+      // API Gateway gives up at 29 s; the function must answer before that.
+      timeoutSeconds: z.number().int().min(3).max(28).default(28),
+      reservedConcurrency: z.number().int().min(1).max(1000).optional(),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      throttle: z
+        .strictObject({
+          rateLimit: z.number().positive().max(10_000).default(20),
+          burstLimit: z.number().int().min(1).max(5_000).default(40),
+        })
+        .prefault({}),
+      quota: z
+        .strictObject({
+          limit: z.number().int().min(1).default(10_000),
+          period: z.enum(["DAY", "WEEK", "MONTH"]).default("DAY"),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  logs: z
+    .strictObject({
+      retentionDays: z
+        .number()
+        .int()
+        .refine((d) => LOG_RETENTION_DAYS.includes(d), `one of CloudWatch's retention periods: ${LOG_RETENTION_DAYS.join(", ")}`)
+        .default(14),
+    })
+    .prefault({}),
+  trail: z.strictObject({ dataEvents: z.boolean().default(true) }).prefault({}),
+});
+
+export type SizeSpec = z.output<typeof sizeSchema>;
+export type RuntimeSettings = z.output<typeof runtimeSettingsSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,83 @@
+// POST /images: store an upload under originals/ after proving it is an
+// allowed, readable image within the limits. Ids are generated here, never
+// taken from the caller.
+import { randomUUID } from "node:crypto";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type { RuntimeSettings } from "../../config/schema.ts";
+import { ApiError } from "../errors.ts";
+import { MIME_TYPES } from "../image/formats.ts";
+import { assertDecodes, inspectImage } from "../image/inspect.ts";
+import { bodyBytes, decodeBase64, header, query } from "../http/request.ts";
+import { json } from "../http/response.ts";
+import type { ImageStore } from "../storage/image-store.ts";
+import { apiBase, imageLink, sizeLink } from "./links.ts";
+
+const JSON_SLACK = 64 * 1024; // room for the JSON around the base64 image
+
+/** A display name only: the last path segment, printable, at most 200 characters. */
+export function cleanName(name: unknown): string | undefined {
+  if (name === undefined || name === null) return undefined;
+  if (typeof name !== "string") throw new ApiError("INVALID_REQUEST", `"name" must be a string, not ${typeof name}.`);
+  // eslint-disable-next-line no-control-regex
+  const base = name.split(/[/\\]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, 200);
+  return base === "" ? undefined : base;
+}
+
+function parseUpload(event: APIGatewayProxyEvent, settings: RuntimeSettings): { data: Buffer; name?: string } {
+  const maxBytes = settings.input.maxBytes;
+  const contentType = (header(event, "content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (contentType !== "application/json") {
+    const name = cleanName(query(event, "name"));
+    return { data: bodyBytes(event, maxBytes), ...(name === undefined ? {} : { name }) };
+  }
+  // JSON may arrive base64-encoded too (all media types are binary for this API).
+  const text = bodyBytes(event, Math.ceil(maxBytes * 1.34) + JSON_SLACK).toString("utf8");
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new ApiError("INVALID_REQUEST", "The body is not valid JSON. Send {\"image\": \"<base64>\", \"name\": \"cat.jpg\"}.");
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new ApiError("INVALID_REQUEST", "The JSON body must be an object: {\"image\": \"<base64>\", \"name\": \"cat.jpg\"}.");
+  }
+  const { image, name } = doc as { image?: unknown; name?: unknown };
+  if (typeof image !== "string" || image === "") {
+    throw new ApiError("INVALID_REQUEST", "The JSON body needs \"image\": the image as a base64 string.");
+  }
+  // Accept a data URL as browsers' FileReader makes it.
+  const payload = image.replace(/^data:[^,]{0,100};base64,/, "");
+  const cleaned = cleanName(name);
+  return { data: decodeBase64(payload, "\"image\"", maxBytes), ...(cleaned === undefined ? {} : { name: cleaned }) };
+}
+
+export async function uploadImage(
+  event: APIGatewayProxyEvent,
+  settings: RuntimeSettings,
+  store: ImageStore,
+): Promise<APIGatewayProxyResult & { bytesIn: number }> {
+  const { data, name } = parseUpload(event, settings);
+  const info = await inspectImage(data, settings.input);
+  await assertDecodes(data, settings.input);
+  const id = randomUUID();
+  const original = await store.putOriginal(
+    { id, format: info.format, width: info.width, height: info.height, hasAlpha: info.hasAlpha, bytes: data.length, ...(name === undefined ? {} : { name }) },
+    data,
+    MIME_TYPES[info.format],
+  );
+  const base = apiBase(event);
+  const self = imageLink(base, id);
+  const result = json(
+    201,
+    {
+      id,
+      original: { key: original.key, format: info.format, width: info.width, height: info.height, bytes: data.length, ...(name === undefined ? {} : { name }) },
+      links: {
+        self,
+        sizes: Object.fromEntries(Object.keys(settings.sizes).map((size) => [size, sizeLink(base, id, size)])),
+      },
+    },
+    { Location: self },
+  );
+  return { ...result, bytesIn: data.length };
+}

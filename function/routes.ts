@@ -1,0 +1,66 @@
+// The API's routes, in one table read by the handler, the deploy (which builds
+// API Gateway resources and methods from it) and the local server (which
+// enforces the API key the same way), so the three cannot disagree.
+
+export interface Route {
+  method: "GET" | "POST" | "DELETE";
+  /** API Gateway resource path, with {param} placeholders. */
+  resource: string;
+  /** Whether API Gateway demands an x-api-key for this method. */
+  apiKeyRequired: boolean;
+  summary: string;
+}
+
+export const ROUTES = [
+  { method: "POST", resource: "/images", apiKeyRequired: true, summary: "Upload an original image" },
+  { method: "GET", resource: "/images/{id}", apiKeyRequired: true, summary: "Create missing sizes and list them" },
+  { method: "GET", resource: "/images/{id}/{size}", apiKeyRequired: true, summary: "Fetch one size's bytes" },
+] as const satisfies readonly Route[];
+
+export type RouteKey = `${(typeof ROUTES)[number]["method"]} ${(typeof ROUTES)[number]["resource"]}`;
+
+/**
+ * API Gateway's binary media types for this API. With "*∕*" every request body
+ * reaches Lambda base64-encoded (the handler decodes JSON too), and a base64
+ * response is turned back into bytes whenever the request's Accept matches,
+ * which "*∕*" always does: curl gets image bytes, and JSON answers (not base64)
+ * stay JSON.
+ */
+export const BINARY_MEDIA_TYPES = ["*/*"] as const;
+
+/** API Gateway's rule: does a media type match one of the binary media types? */
+export function isBinaryMediaType(mediaType: string | undefined, types: readonly string[] = BINARY_MEDIA_TYPES): boolean {
+  if (mediaType === undefined || mediaType === "") return false;
+  const [type = "", subtype = ""] = mediaType.split(";")[0]!.trim().toLowerCase().split("/");
+  return types.some((t) => {
+    const [tt, ts] = t.toLowerCase().split("/");
+    return (tt === "*" || tt === type) && (ts === "*" || ts === subtype);
+  });
+}
+
+/**
+ * Finds the route for a method and path, with its path parameters, as API
+ * Gateway does before invoking the function (which then gets `resource` and
+ * `pathParameters`). Segments are URL-decoded like API Gateway's parameters.
+ */
+export function matchRoute(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
+  const segments = path.split("/").filter((s) => s !== "");
+  for (const route of ROUTES as readonly Route[]) {
+    if (route.method !== method) continue;
+    const parts = route.resource.split("/").filter((s) => s !== "");
+    if (parts.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    const ok = parts.every((part, i) => {
+      const seg = segments[i]!;
+      if (!part.startsWith("{")) return part === seg;
+      try {
+        params[part.slice(1, -1)] = decodeURIComponent(seg);
+      } catch {
+        params[part.slice(1, -1)] = seg;
+      }
+      return true;
+    });
+    if (ok) return { route, params };
+  }
+  return undefined;
+}

@@ -1,0 +1,108 @@
+// Moto in server mode for the suites that need AWS: started on a free loopback
+// port, reset between tests, stopped at the end. Uses `moto_server` from PATH;
+// where there is none, installs moto[server] into a git-ignored .venv first.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const VENV = join(ROOT, ".venv");
+
+export interface Moto {
+  endpoint: string;
+  port: number;
+  /** Wipes every resource (POST /moto-api/reset). */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Fake credentials: moto accepts any, and they keep the SDK off the real chain. */
+export const MOTO_CREDENTIALS = { accessKeyId: "testing", secretAccessKey: "testing" };
+export const MOTO_REGION = "us-east-1";
+
+export function clientConfig(moto: Pick<Moto, "endpoint">) {
+  return { endpoint: moto.endpoint, region: MOTO_REGION, credentials: MOTO_CREDENTIALS };
+}
+
+export function s3ClientConfig(moto: Pick<Moto, "endpoint">) {
+  return { ...clientConfig(moto), forcePathStyle: true };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function onPath(command: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
+}
+
+/** The moto_server binary: from PATH, else from (a freshly made) .venv. */
+export function motoServerCommand(): string {
+  if (onPath("moto_server")) return "moto_server";
+  const venvBin = join(VENV, "bin", "moto_server");
+  if (existsSync(venvBin)) return venvBin;
+  console.error("# moto_server not found: installing moto[server] into .venv (one time)");
+  const mk = spawnSync("python3", ["-m", "venv", VENV], { stdio: "inherit" });
+  if (mk.status !== 0) throw new Error("python3 -m venv failed: install Python 3 with venv, or put moto_server on PATH");
+  const pip = spawnSync(join(VENV, "bin", "pip"), ["install", "--quiet", "moto[server]>=5.1,<6"], { stdio: "inherit" });
+  if (pip.status !== 0) throw new Error("pip install moto[server] failed: install it yourself (pip install 'moto[server]') and retry");
+  return venvBin;
+}
+
+async function waitUntilUp(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(`${endpoint}/moto-api/data.json`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`moto_server did not answer on ${endpoint} within ${timeoutMs} ms`);
+}
+
+export async function startMoto(): Promise<Moto> {
+  const command = motoServerCommand();
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const child = spawn(command, ["-H", "127.0.0.1", "-p", String(port)], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_DEFAULT_REGION: MOTO_REGION },
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  try {
+    await waitUntilUp(endpoint, child, 60_000);
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw new Error(`${(e as Error).message}\n${stderr}`);
+  }
+  return {
+    endpoint,
+    port,
+    async reset() {
+      const res = await fetch(`${endpoint}/moto-api/reset`, { method: "POST" });
+      if (!res.ok) throw new Error(`moto reset failed: ${res.status}`);
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null) child.kill("SIGKILL");
+    },
+  };
+}
