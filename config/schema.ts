@@ -69,7 +69,7 @@ export const runtimeSettingsSchema = z.strictObject({
 export const configSchema = z.strictObject({
   stackName: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, "3-32 lowercase letters, digits or '-', starting with a letter"),
+    .regex(/^[a-z][a-z0-9-]{1,22}[a-z0-9]$/, "3-24 lowercase letters, digits or '-', starting with a letter (bucket names add account and region)"),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as eu-west-1"),
   ...runtimeSettingsSchema.shape,
   lambda: z

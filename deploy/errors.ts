@@ -1,0 +1,50 @@
+// Deploy errors say what was being done, to which resource, why it failed, and
+// what to do next: "creating IAM role (imgapi-dev-fn-role): AccessDenied. Grant
+// iam:CreateRole to your deploy identity, or run with a profile that has it."
+
+export class DeployError extends Error {
+  override readonly name = "DeployError";
+  constructor(
+    readonly action: string,
+    readonly resource: string,
+    readonly resourceName: string,
+    readonly code: string,
+    readonly hint: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${action} ${resource} (${resourceName}): ${code}. ${hint}`, options);
+  }
+}
+
+export function errorName(e: unknown): string {
+  const err = e as { name?: string; Code?: string; code?: string; __type?: string };
+  return err?.name ?? err?.Code ?? err?.code ?? "Error";
+}
+
+/** True only for the given not-found error names (or an HTTP 404); everything else propagates. */
+export function isNotFound(e: unknown, ...names: string[]): boolean {
+  const name = errorName(e);
+  if (names.includes(name)) return true;
+  const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  return names.length === 0 && status === 404;
+}
+
+const ACCESS_DENIED = new Set(["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "UnrecognizedClientException", "InvalidClientTokenId"]);
+
+/**
+ * Runs one AWS call for a resource step and turns a failure into a DeployError.
+ * `permission` is the IAM action the call needs, named in the message when
+ * AWS refuses it.
+ */
+export async function step<T>(action: string, resource: string, name: string, permission: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (e instanceof DeployError) throw e;
+    const code = errorName(e);
+    const hint = ACCESS_DENIED.has(code)
+      ? `Grant ${permission} to your deploy identity (see deploy/deployer-policy.json), or run with a profile that has it.`
+      : `${(e as Error).message ?? ""} Fix the cause and run the same command again: it picks up where it stopped.`.trim();
+    throw new DeployError(action, resource, name, code, hint, { cause: e });
+  }
+}
