@@ -1,0 +1,172 @@
+// The local server: the Lambda handler behind a plain HTTP server that plays
+// API Gateway's part (routes, API key, payload limit, proxy events, binary
+// rule), with s3rver as its bucket. Tests start it in-process on a free port.
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { APIGatewayProxyResult } from "aws-lambda";
+import { settingsFromEnv } from "../config/runtime-env.ts";
+import type { RuntimeSettings } from "../config/schema.ts";
+import { createApp, type Handler } from "../function/app.ts";
+import { corsHeaders } from "../function/http/response.ts";
+import { configureLibvips } from "../function/image/libvips.ts";
+import type { LogSink } from "../function/log.ts";
+import { ImageStore } from "../function/storage/image-store.ts";
+import {
+  badGateway,
+  findRoute,
+  forbidden,
+  headersOf,
+  isProxyResult,
+  lastHeader,
+  MAX_REQUEST_BYTES,
+  missingAuthenticationToken,
+  requestTooLarge,
+  splitTarget,
+  toHttpResponse,
+  toProxyEvent,
+} from "./api-gateway.ts";
+import { apiKeyMatches, generateApiKey } from "./api-key.ts";
+import { startLocalS3, type LocalS3 } from "./storage.ts";
+
+export const DEFAULT_PORT = 3000;
+export const HOST = "127.0.0.1";
+
+export interface LocalServerOptions {
+  /** 0 picks a free port. */
+  port?: number;
+  apiKey?: string;
+  /** s3rver's data folder; default .local/s3 in the repository. */
+  dataDir?: string;
+  settings?: RuntimeSettings;
+  /** Where the handler's request log lines go; default stdout. */
+  log?: LogSink;
+  /** Largest variant answered inline (bigger ones redirect to S3); the handler's default otherwise. */
+  maxInlineBytes?: number;
+}
+
+export interface LocalServer {
+  url: string;
+  apiKey: string;
+  bucket: string;
+  /** The embedded S3's endpoint, and a client for it configured as the handler's. */
+  s3: Pick<LocalS3, "endpoint" | "dataDir" | "client">;
+  close(): Promise<void>;
+}
+
+/** Reads the body up to the limit; undefined once it is over (the rest is drained). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.on("end", () => resolve(size > limit ? undefined : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyResult, accept: string | undefined, requestId: string): void {
+  const answer = toHttpResponse(result, accept);
+  res.writeHead(answer.statusCode, { ...answer.headers, "x-amzn-RequestId": requestId, "Content-Length": answer.body.length });
+  res.end(answer.body);
+}
+
+function createListener(handler: Handler, settings: RuntimeSettings, apiKey: string, log: LogSink) {
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const method = req.method ?? "GET";
+    const { headers } = headersOf(req.rawHeaders);
+    const accept = lastHeader(headers, "accept");
+    // Gateway answers carry the same CORS headers as the function's, so a
+    // browser can read a 403 instead of seeing an opaque CORS failure.
+    const cors = corsHeaders(lastHeader(headers, "origin"), settings.cors.origins);
+    const reject = (result: APIGatewayProxyResult, reason: string) => {
+      log(JSON.stringify({ level: "info", msg: "gateway", requestId, method, path: splitTarget(req.url ?? "/").path, status: result.statusCode, reason }));
+      send(res, result, accept, requestId);
+    };
+
+    const match = findRoute(method, splitTarget(req.url ?? "/").path);
+    if (match === undefined) return reject(missingAuthenticationToken(cors), "no such route");
+    // Only the x-api-key header counts, as with API Gateway: never the query string.
+    const givenKey = lastHeader(headers, "x-api-key");
+    const keyRequired = match.route.apiKeyRequired && method !== "OPTIONS";
+    if (keyRequired && !apiKeyMatches(apiKey, givenKey)) return reject(forbidden(cors), givenKey === undefined ? "no API key" : "wrong API key");
+    const body = await readBody(req, MAX_REQUEST_BYTES);
+    if (body === undefined) return reject(requestTooLarge(cors), `body over ${MAX_REQUEST_BYTES} bytes`);
+
+    const event = toProxyEvent(
+      { method, url: req.url ?? "/", rawHeaders: req.rawHeaders, sourceIp: (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, ""), localPort: req.socket.localPort ?? 0, body },
+      match,
+      { requestId, apiKey: keyRequired ? apiKey : null },
+    );
+    let result: unknown;
+    try {
+      result = await handler(event, { awsRequestId: requestId, functionName: "imgapi-local" });
+    } catch (e) {
+      return reject(badGateway(cors), `the handler threw: ${(e as Error).message}`);
+    }
+    if (!isProxyResult(result)) return reject(badGateway(cors), "the handler returned a malformed result");
+    send(res, result, accept, requestId);
+  }
+
+  return function listener(req: IncomingMessage, res: ServerResponse): void {
+    serve(req, res).catch((e: unknown) => {
+      log(JSON.stringify({ level: "error", msg: "gateway", detail: (e as Error).message }));
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  };
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      reject(e.code === "EADDRINUSE" ? new Error(`port ${port} on ${HOST} is in use: stop what uses it, or pass --port with another number (0 picks a free one)`, { cause: e }) : e);
+    };
+    server.once("error", onError);
+    server.listen(port, HOST, () => {
+      server.off("error", onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
+  const settings = options.settings ?? settingsFromEnv({});
+  const apiKey = options.apiKey ?? generateApiKey();
+  const log = options.log ?? ((line: string) => console.log(line));
+  // As at the Lambda's cold start: only the allowed formats' decoders may run.
+  configureLibvips(settings.input.formats);
+
+  const s3 = await startLocalS3(options.dataDir === undefined ? {} : { dataDir: options.dataDir });
+  const handler = createApp({
+    store: new ImageStore(s3.client, s3.bucket),
+    settings,
+    log,
+    ...(options.maxInlineBytes === undefined ? {} : { maxInlineBytes: options.maxInlineBytes }),
+  });
+  const server = createServer(createListener(handler, settings, apiKey, log));
+  let port: number;
+  try {
+    port = await listen(server, options.port ?? DEFAULT_PORT);
+  } catch (e) {
+    await s3.close();
+    throw e;
+  }
+
+  let closing: Promise<void> | undefined;
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      // Stop taking requests, let those in flight finish, drop idle keep-alives.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await s3.close();
+    })();
+    return closing;
+  }
+  return { url: `http://${HOST}:${port}`, apiKey, bucket: s3.bucket, s3: { endpoint: s3.endpoint, dataDir: s3.dataDir, client: s3.client }, close };
+}
