@@ -7,7 +7,7 @@ import { getSize, MAX_INLINE_BYTES } from "./actions/get-size.ts";
 import { listSizes } from "./actions/list-sizes.ts";
 import { uploadImage } from "./actions/upload-image.ts";
 import { ApiError } from "./errors.ts";
-import { header } from "./http/request.ts";
+import { base64Length, header } from "./http/request.ts";
 import { corsHeaders, errorResult } from "./http/response.ts";
 import { writeRequestLog, type LogSink } from "./log.ts";
 import type { ImageStore } from "./storage/image-store.ts";
@@ -22,6 +22,12 @@ export interface AppOptions {
 export type Handler = (event: APIGatewayProxyEvent, context?: Partial<Context>) => Promise<APIGatewayProxyResult>;
 
 type Outcome = APIGatewayProxyResult & { bytesIn?: number; bytesOut?: number };
+
+/** The size of a request's body, for the log of a request that was refused before it was read. */
+function requestBytes(event: APIGatewayProxyEvent | undefined): number {
+  const body = typeof event?.body === "string" ? event.body : "";
+  return event?.isBase64Encoded ? base64Length(body) : Buffer.byteLength(body);
+}
 
 export function createApp(options: AppOptions): Handler {
   const { store, settings } = options;
@@ -67,7 +73,7 @@ export function createApp(options: AppOptions): Handler {
       route,
       status: result.statusCode,
       durationMs: Math.round(performance.now() - started),
-      bytesIn: bytesIn ?? 0,
+      bytesIn: bytesIn ?? requestBytes(event),
       bytesOut: bytesOut ?? (result.isBase64Encoded ? 0 : Buffer.byteLength(result.body ?? "")),
       ...(error === undefined ? {} : { errorCode: error.code }),
       ...(detail === undefined ? {} : { detail }),

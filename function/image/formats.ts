@@ -29,7 +29,9 @@ export function sniffFormat(buf: Buffer): SniffedFormat | undefined {
   const brands = isoBrands(buf);
   if (brands.includes("avif") || brands.includes("avis")) return "avif";
   if (brands.some((b) => ["heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"].includes(b))) return "heic";
-  if (brands.includes("jp2 ")) return "jp2";
+  // JPEG 2000: the signature box, or a raw codestream.
+  if (buf.length >= 8 && buf.readUInt32BE(0) === 0x0000000c && ascii(buf, 4, 8) === "jP  ") return "jp2";
+  if (buf.readUInt32BE(0) === 0xff4fff51) return "jp2";
   if (head4 === "qoif") return "qoi";
   if (head4 === "8BPS") return "psd";
   if (head4 === "%PDF") return "pdf";

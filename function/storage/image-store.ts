@@ -43,6 +43,8 @@ export const variantKey = (id: string, size: string, extension: string) => `resi
 const TRANSIENT = new Set(["SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "ThrottlingException", "TimeoutError"]);
 
 function isNotFound(e: unknown): boolean {
+  // A missing bucket is a deployment fault, not a missing image.
+  if (e instanceof S3ServiceException && e.name === "NoSuchBucket") return false;
   return e instanceof NoSuchKey || e instanceof NotFound || (e instanceof S3ServiceException && e.$metadata.httpStatusCode === 404);
 }
 
