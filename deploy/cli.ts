@@ -1,0 +1,75 @@
+// What deploy and teardown share as command-line tools: flags, help, exit
+// codes, and output a person can follow (colours only on a TTY) or a script
+// can parse (--json).
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { StepReport } from "./context.ts";
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export interface FlagSpec {
+  type: "string" | "boolean";
+  description: string;
+  value?: string;
+}
+
+export const COMMON_FLAGS: Record<string, FlagSpec> = {
+  config: { type: "string", value: "path", description: "configuration file (default: config.json)" },
+  profile: { type: "string", value: "name", description: "AWS profile, as the AWS CLI's --profile" },
+  region: { type: "string", value: "region", description: "AWS region; overrides the config file" },
+  "endpoint-url": { type: "string", value: "url", description: "send every AWS call to this endpoint (moto, LocalStack)" },
+  "dry-run": { type: "boolean", description: "print the plan; send no call that changes anything" },
+  json: { type: "boolean", description: "machine-readable output on stdout (one JSON document)" },
+  help: { type: "boolean", description: "show this help" },
+};
+
+export function helpText(usage: string, summary: string, flags: Record<string, FlagSpec>): string {
+  const rows = Object.entries(flags).map(([name, f]) => [`--${name}${f.value ? ` <${f.value}>` : ""}`, f.description] as const);
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return [`Usage: ${usage}`, "", summary, "", "Options:", ...rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`), "", "Exit codes: 0 done, 1 failed, 2 bad usage or configuration.", ""].join("\n");
+}
+
+export function parseFlags(argv: string[], flags: Record<string, FlagSpec>): Record<string, string | boolean | undefined> {
+  const options: ParseArgsConfig["options"] = Object.fromEntries(Object.entries(flags).map(([name, f]) => [name, { type: f.type }]));
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}. Run with --help to see every flag.`);
+  }
+}
+
+const useColour = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+const paint = (code: number, text: string) => (useColour() ? `\u001b[${code}m${text}\u001b[0m` : text);
+export const colour = {
+  green: (t: string) => paint(32, t),
+  yellow: (t: string) => paint(33, t),
+  red: (t: string) => paint(31, t),
+  dim: (t: string) => paint(2, t),
+  bold: (t: string) => paint(1, t),
+};
+
+const SYMBOL: Record<StepReport["action"], string> = {
+  created: "+",
+  updated: "~",
+  unchanged: "=",
+  deleted: "-",
+  absent: " ",
+  kept: "!",
+};
+
+export function formatStep(report: StepReport, dryRun: boolean): string {
+  const tint = report.action === "created" || report.action === "deleted" ? colour.green : report.action === "updated" || report.action === "kept" ? colour.yellow : colour.dim;
+  const action = dryRun && ["created", "updated", "deleted"].includes(report.action) ? `would be ${report.action}` : report.action;
+  const detail = report.detail ? colour.dim(` (${report.detail})`) : "";
+  return `${tint(SYMBOL[report.action])} ${report.resource.padEnd(22)} ${report.name.padEnd(44)} ${tint(action)}${detail}`;
+}
+
+/** Progress for long steps goes to stderr, so --json stdout stays one document. */
+export function progressPrinter(json: boolean): (message: string) => void {
+  return (message) => {
+    if (!json || process.stderr.isTTY) process.stderr.write(`${colour.dim(`  ... ${message}`)}\n`);
+  };
+}
