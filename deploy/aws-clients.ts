@@ -44,7 +44,8 @@ export function isReadOnly(command: string): boolean {
 export function createClients(options: ClientOptions): AwsClients {
   const common = {
     region: options.region,
-    maxAttempts: options.maxAttempts ?? 8,
+    // AWS_MAX_ATTEMPTS is honoured as the AWS CLI honours it.
+    maxAttempts: options.maxAttempts ?? (Number(process.env.AWS_MAX_ATTEMPTS) || 8),
     ...(options.profile ? { profile: options.profile } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),

@@ -40,7 +40,10 @@ export function resourceNames(stack: string, account: string, region: string): R
   };
 }
 
+/** The tag that marks a resource as this stack's (finders check it). */
+export const STACK_TAG = "imgapi:stack";
+
 /** Tags on every resource that takes them. */
 export function stackTags(stack: string): Record<string, string> {
-  return { "imgapi:stack": stack, "imgapi:managed-by": "imgapi-deploy" };
+  return { [STACK_TAG]: stack, "imgapi:managed-by": "imgapi-deploy" };
 }

@@ -78,7 +78,9 @@ export async function startMoto(): Promise<Moto> {
   const endpoint = `http://127.0.0.1:${port}`;
   const child = spawn(command, ["-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_DEFAULT_REGION: MOTO_REGION },
+    // Real accounts have the AWS-managed policies (the API Gateway logs role
+    // attaches one); moto loads them only when asked.
+    env: { ...process.env, AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_DEFAULT_REGION: MOTO_REGION, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
   });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {

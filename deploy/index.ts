@@ -1,0 +1,105 @@
+// npx tsx deploy/index.ts: stand up (or bring up to date) the whole image API
+// in your AWS account. Safe to run again at any time: unchanged resources are
+// left alone, and a run that stopped half-way is finished.
+import { ConfigError, loadConfig } from "../config/load.ts";
+import { createClients, destroyClients } from "./aws-clients.ts";
+import { COMMON_FLAGS, EXIT, UsageError, colour, formatStep, helpText, parseFlags, progressPrinter } from "./cli.ts";
+import { DeployError } from "./errors.ts";
+import { deploy, type DeployResult } from "./run.ts";
+
+const FLAGS = COMMON_FLAGS;
+const USAGE = "npx tsx deploy/index.ts [options]";
+const SUMMARY = "Creates or updates every resource of the image API (KMS key, buckets, IAM role, log groups, Lambda, API Gateway with API key and usage plan, CloudTrail). Credentials come from the AWS SDK's default chain, as for the AWS CLI.";
+
+function printOutputs(result: DeployResult, dryRun: boolean): void {
+  const o = result.outputs;
+  const changed = result.resources.filter((r) => r.action !== "unchanged").length;
+  console.log("");
+  if (dryRun) {
+    console.log(changed === 0 ? colour.green("Dry run: nothing to change.") : colour.yellow(`Dry run: ${changed} resource(s) would change. Nothing was sent.`));
+    return;
+  }
+  console.log(colour.bold(changed === 0 ? "Deployed: everything was already up to date." : `Deployed: ${changed} resource(s) changed.`));
+  const rows: Array<[string, string]> = [
+    ["API endpoint", o.endpointUrl],
+    ["API key id", o.apiKeyId],
+    ["read the key", o.readApiKeyValue],
+    ["images bucket", o.imagesBucket],
+    ["trail bucket", o.trailBucket],
+    ["function", o.functionName],
+    ["KMS key", o.keyArn],
+    ["trail", o.trailName],
+  ];
+  for (const [label, value] of rows) console.log(`  ${label.padEnd(14)} ${value}`);
+  console.log("\nTry it:");
+  console.log(`  API=${o.endpointUrl}`);
+  console.log(`  KEY=$(${o.readApiKeyValue})`);
+  console.log(`  ID=$(curl -sS -X POST "$API/images" -H "x-api-key: $KEY" -H "Content-Type: image/jpeg" --data-binary @photo.jpg | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).id')`);
+  console.log(`  curl -sS "$API/images/$ID" -H "x-api-key: $KEY"`);
+  console.log(`  curl -sS "$API/images/$ID/thumbnail" -H "x-api-key: $KEY" -o thumbnail.webp`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseFlags(argv, FLAGS);
+  } catch (e) {
+    console.error((e as Error).message);
+    return EXIT.usage;
+  }
+  if (flags.help) {
+    process.stdout.write(helpText(USAGE, SUMMARY, FLAGS));
+    return EXIT.ok;
+  }
+  const json = flags.json === true;
+  const dryRun = flags["dry-run"] === true;
+  let config;
+  try {
+    config = loadConfig(String(flags.config ?? "config.json"), { region: flags.region as string | undefined });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+  const clients = createClients({
+    region: config.region,
+    ...(typeof flags.profile === "string" ? { profile: flags.profile } : {}),
+    ...(typeof flags["endpoint-url"] === "string" ? { endpoint: flags["endpoint-url"] } : {}),
+  });
+  try {
+    if (!json) console.log(colour.bold(`${dryRun ? "Planning" : "Deploying"} stack ${config.stackName} in ${config.region}`));
+    const result = await deploy({
+      config,
+      clients,
+      dryRun,
+      progress: progressPrinter(json),
+      onStep: (r) => {
+        if (!json) console.log(formatStep(r, dryRun));
+      },
+    });
+    if (json) console.log(JSON.stringify({ ok: true, dryRun, stack: config.stackName, region: config.region, resources: result.resources, outputs: result.outputs }, null, 2));
+    else printOutputs(result, dryRun);
+    return EXIT.ok;
+  } catch (e) {
+    const message = e instanceof DeployError ? e.message : `${(e as Error).name}: ${(e as Error).message}`;
+    if (json) console.log(JSON.stringify({ ok: false, error: { code: e instanceof DeployError ? e.code : (e as Error).name, message } }, null, 2));
+    console.error(colour.red(`Deploy failed: ${message}`));
+    if (!(e instanceof DeployError) && process.env.IMGAPI_DEBUG) console.error(e);
+    return EXIT.failed;
+  } finally {
+    destroyClients(clients);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(e instanceof UsageError ? e.message : e);
+      process.exit(e instanceof UsageError ? EXIT.usage : EXIT.failed);
+    },
+  );
+}

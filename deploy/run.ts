@@ -1,0 +1,119 @@
+// The deploy as a plan of steps in dependency order. Each step is one resource
+// module's ensure; a run that stopped half-way is finished by the next one,
+// because every ensure finds what exists before it creates anything.
+import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import type { Config } from "../config/schema.ts";
+import type { AwsClients } from "./aws-clients.ts";
+import type { DeployContext, StepReport } from "./context.ts";
+import { step } from "./errors.ts";
+import { buildFunctionZip, type FunctionZip } from "./function-zip.ts";
+import { resourceNames, stackTags } from "./names.ts";
+import { ensureApiGatewayAccount } from "./resources/api-gateway-account.ts";
+import { ensureImagesBucket } from "./resources/images-bucket.ts";
+import { ensureKmsKey } from "./resources/kms-key.ts";
+import { ensureLambdaFunction } from "./resources/lambda-function.ts";
+import { ensureLambdaPermission } from "./resources/lambda-permission.ts";
+import { ensureLambdaRole, ensureLambdaRolePolicy } from "./resources/lambda-role.ts";
+import { ensureLogGroups } from "./resources/log-groups.ts";
+import { ensureRestApi } from "./resources/rest-api.ts";
+import { ensureTrail } from "./resources/trail.ts";
+import { ensureTrailBucket } from "./resources/trail-bucket.ts";
+import { ensureUsagePlan } from "./resources/usage-plan.ts";
+
+export interface DeployOptions {
+  config: Config;
+  clients: AwsClients;
+  dryRun?: boolean;
+  progress?: (message: string) => void;
+  /** Called as each resource is done, for line-by-line output. */
+  onStep?: (report: StepReport) => void;
+  /** A prebuilt function zip (tests); by default the zip is built from function/. */
+  zip?: FunctionZip;
+}
+
+export interface DeployOutputs {
+  endpointUrl: string;
+  apiKeyId: string;
+  readApiKeyValue: string;
+  imagesBucket: string;
+  trailBucket: string;
+  functionName: string;
+  keyArn: string;
+  trailName: string;
+  region: string;
+  stage: string;
+}
+
+export interface DeployResult {
+  resources: StepReport[];
+  outputs: DeployOutputs;
+}
+
+/** Who and where: the account and partition from STS, for ARNs and bucket names. */
+export async function contextFor(options: Pick<DeployOptions, "config" | "clients" | "dryRun" | "progress">): Promise<DeployContext> {
+  const { config, clients } = options;
+  const identity = await step("reading", "caller identity", "sts", "sts:GetCallerIdentity", () => clients.sts.send(new GetCallerIdentityCommand({})));
+  const account = identity.Account ?? "";
+  const partition = identity.Arn?.split(":")[1] ?? "aws";
+  return {
+    config,
+    clients,
+    names: resourceNames(config.stackName, account, config.region),
+    account,
+    region: config.region,
+    partition,
+    tags: stackTags(config.stackName),
+    dryRun: options.dryRun ?? false,
+    progress: options.progress ?? (() => {}),
+  };
+}
+
+function report<T extends StepReport>(onStep: DeployOptions["onStep"], reports: StepReport[], result: T): T {
+  const { resource, name, action, detail } = result;
+  const plain: StepReport = { resource, name, action, ...(detail ? { detail } : {}) };
+  reports.push(plain);
+  onStep?.(plain);
+  return result;
+}
+
+export async function deploy(options: DeployOptions): Promise<DeployResult> {
+  const ctx = await contextFor(options);
+  const reports: StepReport[] = [];
+  const done = <T extends StepReport>(r: T) => report(options.onStep, reports, r);
+
+  // The role comes first: the key policy names it, and KMS refuses a policy
+  // whose principal does not exist. Its permissions come after the key and
+  // buckets they name.
+  const role = done(await ensureLambdaRole(ctx)).outputs;
+  const key = done(await ensureKmsKey(ctx, { roleArn: role.roleArn })).outputs;
+  done(await ensureTrailBucket(ctx, { keyArn: key.keyArn }));
+  const images = done(await ensureImagesBucket(ctx, { keyArn: key.keyArn })).outputs;
+  const logs = done(await ensureLogGroups(ctx)).outputs;
+  done(await ensureLambdaRolePolicy(ctx, { keyArn: key.keyArn }));
+
+  const zip =
+    options.zip ??
+    (await buildFunctionZip({ architecture: ctx.config.lambda.architecture, progress: ctx.progress }));
+  const fn = done(await ensureLambdaFunction(ctx, { roleArn: role.roleArn, keyArn: key.keyArn, zip }));
+  done(await ensureApiGatewayAccount(ctx));
+  const api = done(await ensureRestApi(ctx, { functionArn: fn.functionArn, accessLogGroupArn: logs.accessLogGroupArn }));
+  done(await ensureLambdaPermission(ctx, { functionArn: fn.functionArn, restApiId: api.restApiId }));
+  const plan = done(await ensureUsagePlan(ctx, { restApiId: api.restApiId }));
+  done(await ensureTrail(ctx, { keyArn: key.keyArn }));
+
+  return {
+    resources: reports,
+    outputs: {
+      endpointUrl: api.endpointUrl,
+      apiKeyId: plan.apiKeyId,
+      readApiKeyValue: `aws apigateway get-api-key --api-key ${plan.apiKeyId} --include-value --query value --output text --region ${ctx.region}`,
+      imagesBucket: images.bucketName,
+      trailBucket: ctx.names.trailBucket,
+      functionName: ctx.names.functionName,
+      keyArn: key.keyArn,
+      trailName: ctx.names.trail,
+      region: ctx.region,
+      stage: ctx.names.stage,
+    },
+  };
+}

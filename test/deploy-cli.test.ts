@@ -1,0 +1,133 @@
+// deploy/index.ts and teardown/index.ts as a user runs them: flags, help, exit
+// codes, --json for scripts, and config.example.json deploying as it is, with
+// the real function zip, against moto.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { MOTO_CREDENTIALS, startMoto, type Moto } from "./support/moto.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        NO_COLOR: "1",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const deployCli = (args: string[], env?: Record<string, string>) => runScript("deploy/index.ts", args, env);
+const teardownCli = (args: string[], env?: Record<string, string>) => runScript("teardown/index.ts", args, env);
+
+describe("CLI manners", () => {
+  test("--help lists every flag and exits 0", async () => {
+    const d = await deployCli(["--help"]);
+    assert.equal(d.code, 0);
+    for (const flag of ["--config", "--profile", "--region", "--endpoint-url", "--dry-run", "--json", "--help"]) assert.ok(d.stdout.includes(flag), flag);
+    const t = await teardownCli(["--help"]);
+    assert.equal(t.code, 0);
+    for (const flag of ["--yes", "--delete-data", "--dry-run", "--json", "--endpoint-url"]) assert.ok(t.stdout.includes(flag), flag);
+  });
+
+  test("bad usage and bad configuration exit 2 with a message saying what to do", async () => {
+    const unknown = await deployCli(["--frobnicate"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--help/);
+    const missing = await deployCli(["--config", "/nonexistent/config.json"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /copy config\.example\.json/);
+    const dir = mkdtempSync(join(tmpdir(), "imgapi-cli-"));
+    const bad = join(dir, "config.json");
+    writeFileSync(bad, JSON.stringify({ stackName: "x", region: "us-east-1", sizes: { thumb: { width: "big" } } }));
+    const invalid = await deployCli(["--config", bad]);
+    assert.equal(invalid.code, 2);
+    assert.match(invalid.stderr, /Expected number for sizes\.thumb\.width but received "big"/);
+    assert.match(invalid.stderr, /stackName/);
+  });
+});
+
+describe("config.example.json against moto", () => {
+  let moto: Moto;
+  before(async () => {
+    moto = await startMoto();
+  });
+  after(async () => {
+    await moto?.stop();
+  });
+
+  test("deploys as it is (flags overriding the file), redeploys unchanged, tears down", async () => {
+    const flags = ["--config", "config.example.json", "--endpoint-url", moto.endpoint, "--region", "eu-west-1"];
+
+    const plan = await deployCli([...flags, "--dry-run", "--json"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    const planned = JSON.parse(plan.stdout);
+    assert.equal(planned.dryRun, true);
+    assert.ok(planned.resources.every((r: { action: string }) => r.action === "created"), plan.stdout);
+
+    const first = await deployCli([...flags, "--json"]);
+    assert.equal(first.code, 0, first.stderr);
+    const doc = JSON.parse(first.stdout);
+    assert.equal(doc.ok, true);
+    assert.equal(doc.region, "eu-west-1", "--region overrides the file");
+    assert.deepEqual(
+      doc.resources.map((r: { resource: string; action: string }) => [r.resource, r.action]),
+      planned.resources.map((r: { resource: string; action: string }) => [r.resource, r.action]),
+      "the dry run listed exactly what the deploy did",
+    );
+    assert.match(doc.outputs.endpointUrl, /^https:\/\/\w+\.execute-api\.eu-west-1\.amazonaws\.com\/prod$/);
+    assert.equal(doc.outputs.imagesBucket, "imgapi-dev-images-123456789012-eu-west-1");
+    assert.match(doc.outputs.readApiKeyValue, /aws apigateway get-api-key --api-key \w+ --include-value/);
+    assert.ok(!/"value"/.test(first.stdout), "the key's value is never printed");
+
+    const human = await deployCli(flags);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /already up to date/);
+    assert.match(human.stdout, /curl -sS/);
+    assert.match(human.stdout, /x-api-key/);
+
+    const refused = await teardownCli(flags);
+    assert.equal(refused.code, 2, "no --yes and no terminal: refuse");
+    assert.match(refused.stderr, /--yes/);
+
+    const down = await teardownCli([...flags, "--yes", "--json"]);
+    assert.equal(down.code, 0, down.stderr);
+    const removed = JSON.parse(down.stdout);
+    assert.ok(removed.resources.some((r: { action: string }) => r.action === "deleted"));
+    const again = await teardownCli([...flags, "--yes", "--json"]);
+    assert.equal(again.code, 0);
+    assert.ok(JSON.parse(again.stdout).resources.every((r: { action: string }) => r.action === "absent" || r.action === "kept"));
+  });
+
+  test("an AWS failure exits 1 with the action, the resource and what to do", async () => {
+    // Nothing listens on this port: every call fails after the SDK's retries.
+    const failed = await deployCli(["--config", "config.example.json", "--endpoint-url", "http://127.0.0.1:9", "--json"], { AWS_MAX_ATTEMPTS: "1" });
+    assert.equal(failed.code, 1);
+    const doc = JSON.parse(failed.stdout);
+    assert.equal(doc.ok, false);
+    assert.match(failed.stderr, /Deploy failed: reading caller identity/);
+  });
+});

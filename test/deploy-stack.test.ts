@@ -1,0 +1,239 @@
+// The whole deploy and teardown, composed, on moto: idempotent (a second run
+// sends no mutating call), convergent (a run interrupted after any mutating
+// call is finished by the next), honest in --dry-run, and a teardown that
+// leaves nothing yet never deletes data without --delete-data.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { DeleteUsagePlanCommand, DeleteUsagePlanKeyCommand, GetUsagePlanKeysCommand, GetUsagePlansCommand } from "@aws-sdk/client-api-gateway";
+import { DeleteBucketPolicyCommand, GetBucketPolicyCommand, GetObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { zipSync, strToU8 } from "fflate";
+import { parseConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { createClients, isReadOnly, type AwsClients } from "../deploy/aws-clients.ts";
+import type { StepReport } from "../deploy/context.ts";
+import type { FunctionZip } from "../deploy/function-zip.ts";
+import { resourceNames } from "../deploy/names.ts";
+import { deploy } from "../deploy/run.ts";
+import { teardown } from "../teardown/run.ts";
+import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
+import { liveStackKeys, objectCount, stackState } from "./support/stack-state.ts";
+
+const ACCOUNT = "123456789012"; // moto's
+const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
+const configA = parseConfig(example);
+const configB = parseConfig({ ...example, stackName: "imgapi-prod" });
+const namesA = resourceNames(configA.stackName, ACCOUNT, MOTO_REGION);
+const namesB = resourceNames(configB.stackName, ACCOUNT, MOTO_REGION);
+
+// A small stand-in for the function zip: building the real one is proved in
+// function-zip.test.ts, and its size would only slow the many deploys here.
+function fakeZip(source = "export const handler = async () => ({ statusCode: 200, body: '' });"): FunctionZip {
+  const bytes = zipSync({ "index.mjs": [strToU8(source), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });
+  return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
+}
+const ZIP = fakeZip();
+
+let moto: Moto;
+/** Commands the deploy sent: `service:Command`. */
+let sent: string[] = [];
+/** When set, the mutating call after this many throws, as if the run were killed there. */
+let failAfter: number | undefined;
+let clients: AwsClients;
+let reader: AwsClients;
+
+const mutating = () => sent.filter((c) => !isReadOnly(c.split(":")[1]!));
+
+class Injected extends Error {}
+
+before(async () => {
+  moto = await startMoto();
+  const common = { region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 1 };
+  clients = createClients({
+    ...common,
+    observer: (service, command) => {
+      const name = `${service}:${command.replace(/Command$/, "")}`;
+      if (failAfter !== undefined && !isReadOnly(command.replace(/Command$/, "")) && mutating().length >= failAfter) {
+        throw new Injected(`injected failure before mutating call ${failAfter + 1} (${name})`);
+      }
+      sent.push(name);
+    },
+  });
+  reader = createClients(common);
+});
+
+after(async () => {
+  await moto?.stop();
+});
+
+async function run(config: Config = configA, options: { dryRun?: boolean; zip?: FunctionZip } = {}) {
+  sent = [];
+  const steps: StepReport[] = [];
+  const result = await deploy({ config, clients, zip: options.zip ?? ZIP, dryRun: options.dryRun ?? false, onStep: (s) => steps.push(s) });
+  return { ...result, steps, mutations: mutating() };
+}
+
+async function down(config: Config = configA, deleteData = false) {
+  sent = [];
+  const result = await teardown({ config, clients, deleteData });
+  return { ...result, mutations: mutating() };
+}
+
+const actions = (steps: StepReport[]) => Object.fromEntries(steps.map((s) => [`${s.resource} ${s.name}`, s.action]));
+
+describe("deploy", () => {
+  let reference: Record<string, unknown>;
+
+  test("from an empty account creates every resource, then a second run changes nothing", async () => {
+    await moto.reset();
+    const first = await run();
+    assert.ok(first.steps.length >= 12, `${first.steps.length} steps`);
+    for (const s of first.steps) {
+      assert.ok(["created", "unchanged"].includes(s.action), `${s.resource} ${s.name}: ${s.action}`);
+    }
+    assert.ok(first.steps.filter((s) => s.action === "created").length >= 11);
+    assert.match(first.outputs.endpointUrl, /^https:\/\/\w+\.execute-api\.us-east-1\.amazonaws\.com\/prod$/);
+    assert.equal(first.outputs.imagesBucket, namesA.imagesBucket);
+
+    reference = await stackState(reader, namesA);
+    const state = reference as {
+      kms: { liveKeys: number; rotation: boolean[] };
+      api: { methods: Array<{ httpMethod: string; apiKeyRequired: boolean }> };
+      function: { Architectures: string[]; Runtime: string };
+      trail: { LogFileValidationEnabled: boolean; logging: boolean };
+      buckets: unknown[];
+    };
+    assert.equal(state.kms.liveKeys, 1);
+    assert.deepEqual(state.kms.rotation, [true]);
+    assert.equal(state.buckets.length, 2);
+    assert.deepEqual(state.function.Architectures, ["arm64"]);
+    assert.equal(state.function.Runtime, "nodejs22.x");
+    assert.equal(state.trail.LogFileValidationEnabled, true);
+    assert.equal(state.trail.logging, true);
+    for (const m of state.api.methods) assert.equal(m.apiKeyRequired, m.httpMethod !== "OPTIONS", `${JSON.stringify(m)}`);
+
+    const second = await run();
+    assert.deepEqual(new Set(second.steps.map((s) => s.action)), new Set(["unchanged"]), JSON.stringify(second.steps));
+    assert.deepEqual(second.mutations, [], "a second deploy sends no mutating call");
+    assert.deepEqual(await stackState(reader, namesA), reference);
+  });
+
+  test("changing the sizes updates only the function's configuration", async () => {
+    const config = parseConfig({ ...example, sizes: { ...example.sizes, square: { width: 300, height: 300, fit: "cover" } } });
+    const changed = await run(config);
+    const notUnchanged = changed.steps.filter((s) => s.action !== "unchanged");
+    assert.deepEqual(notUnchanged.map((s) => [s.resource, s.action]), [["Lambda function", "updated"]]);
+    assert.deepEqual(changed.mutations, ["lambda:UpdateFunctionConfiguration"]);
+    const state = (await stackState(reader, namesA)) as { function: { Environment: Record<string, string> } };
+    assert.ok(JSON.parse(state.function.Environment.IMGAPI_SETTINGS!).sizes.square);
+    await run(); // back to the reference configuration
+  });
+
+  test("a resource deleted out of band is recreated, and only it", async () => {
+    const plan = ((await reader.apigw.send(new GetUsagePlansCommand({}))).items ?? []).find((p) => p.name === namesA.usagePlan)!;
+    for (const k of (await reader.apigw.send(new GetUsagePlanKeysCommand({ usagePlanId: plan.id }))).items ?? []) {
+      await reader.apigw.send(new DeleteUsagePlanKeyCommand({ usagePlanId: plan.id, keyId: k.id }));
+    }
+    await reader.apigw.send(new DeleteUsagePlanCommand({ usagePlanId: plan.id }));
+    const again = await run();
+    const notUnchanged = again.steps.filter((s) => s.action !== "unchanged");
+    assert.equal(notUnchanged.length, 1, JSON.stringify(notUnchanged));
+    assert.match(notUnchanged[0]!.resource, /usage plan/i);
+    assert.equal(notUnchanged[0]!.action, "created");
+    assert.ok(again.mutations.every((m) => m.startsWith("apigw:")), again.mutations.join(", "));
+    assert.deepEqual(await stackState(reader, namesA), reference);
+  });
+
+  test("--dry-run lists exactly what the real deploy then does, and sends nothing", async () => {
+    await moto.reset();
+    const plan = await run(configA, { dryRun: true });
+    assert.deepEqual(plan.mutations, []);
+    const real = await run();
+    assert.deepEqual(actions(plan.steps), actions(real.steps));
+    const planAgain = await run(configA, { dryRun: true });
+    assert.deepEqual(new Set(planAgain.steps.map((s) => s.action)), new Set(["unchanged"]));
+    assert.deepEqual(planAgain.mutations, []);
+    assert.deepEqual(await stackState(reader, namesA), reference);
+  });
+
+  test("a deploy killed after any of its mutating calls is finished by the next plain deploy", async () => {
+    await moto.reset();
+    const full = (await run()).mutations.length;
+    assert.ok(full >= 30, `a full deploy makes ${full} mutating calls`);
+    for (let k = 0; k < full; k++) {
+      await moto.reset();
+      failAfter = k;
+      try {
+        await assert.rejects(run(), (e: unknown) => String((e as Error)?.message ?? e).includes("injected failure") || (e as { cause?: unknown }).cause instanceof Injected, `k=${k}`);
+      } finally {
+        failAfter = undefined;
+      }
+      await run();
+      assert.deepEqual(await stackState(reader, namesA), reference, `after an interruption at mutating call ${k + 1}`);
+      const third = await run();
+      assert.deepEqual(third.mutations, [], `k=${k}: converged`);
+    }
+    console.log(`# interrupted deploy: resumed correctly after each of ${full} mutating calls`);
+  });
+});
+
+describe("teardown", () => {
+  test("removes everything, twice safely, and leaves a second stack alone", async () => {
+    await moto.reset();
+    await run(configA);
+    await run(configB);
+    const stateB = await stackState(reader, namesB);
+
+    const first = await down(configA);
+    // The account-wide API Gateway logs role is shared by every REST API of the
+    // account and region, so it is the one thing teardown leaves, saying why.
+    const accountWide = (r: StepReport) => r.name === namesA.apiGatewayLogsRole && r.action === "kept" && /account-wide/.test(r.detail ?? "");
+    assert.ok(first.resources.every((r) => r.action === "deleted" || accountWide(r)), JSON.stringify(first.resources));
+    const left = (await stackState(reader, namesA)) as Record<string, unknown>;
+    assert.deepEqual(left.kms, { liveKeys: 0, alias: [], rotation: [], policy: [] });
+    assert.equal(left.role, undefined);
+    assert.deepEqual(left.buckets, []);
+    assert.deepEqual(left.logGroups, []);
+    assert.equal(left.restApis, 0);
+    assert.deepEqual(left.usagePlans, []);
+    assert.deepEqual(left.apiKeys, []);
+    assert.equal(left.function, undefined);
+    assert.equal(left.trail, undefined);
+
+    const second = await down(configA);
+    assert.deepEqual(second.mutations, [], "a second teardown changes nothing");
+    assert.ok(second.resources.every((r) => r.action === "absent" || accountWide(r)), JSON.stringify(second.resources));
+    assert.deepEqual(await stackState(reader, namesB), stateB, "the other stack is untouched");
+  });
+
+  test("without --delete-data an image keeps its bucket and the key; with it, both go", async () => {
+    await moto.reset();
+    await run(configA);
+    // moto applies the bucket's TLS-only Deny without its condition, so every
+    // object call over its plain-HTTP endpoint is denied: lift the policy for
+    // the test's own object calls, and put it back for the teardown under test.
+    const policy = (await reader.s3.send(new GetBucketPolicyCommand({ Bucket: namesA.imagesBucket }))).Policy!;
+    await reader.s3.send(new DeleteBucketPolicyCommand({ Bucket: namesA.imagesBucket }));
+    await reader.s3.send(new PutObjectCommand({ Bucket: namesA.imagesBucket, Key: "originals/keep-me", Body: "image bytes" }));
+    await reader.s3.send(new PutBucketPolicyCommand({ Bucket: namesA.imagesBucket, Policy: policy }));
+
+    const kept = await down(configA);
+    const byName = Object.fromEntries(kept.resources.map((r) => [r.name, r]));
+    assert.equal(byName[namesA.imagesBucket]?.action, "kept");
+    assert.match(byName[namesA.imagesBucket]?.detail ?? "", /--delete-data/);
+    assert.equal(byName[namesA.kmsAlias]?.action, "kept");
+    assert.equal((await liveStackKeys(reader, namesA.stack)).length, 1, "the key survives");
+    await reader.s3.send(new DeleteBucketPolicyCommand({ Bucket: namesA.imagesBucket }));
+    const got = await reader.s3.send(new GetObjectCommand({ Bucket: namesA.imagesBucket, Key: "originals/keep-me" }));
+    assert.equal(await got.Body?.transformToString(), "image bytes");
+    assert.equal(await objectCount(reader, namesA.imagesBucket), 1);
+
+    const gone = await down(configA, true);
+    const goneByName = Object.fromEntries(gone.resources.map((r) => [r.name, r]));
+    assert.equal(goneByName[namesA.imagesBucket]?.action, "deleted");
+    assert.equal(goneByName[namesA.kmsAlias]?.action, "deleted");
+    assert.match(goneByName[namesA.kmsAlias]?.detail ?? "", /scheduled for deletion in 7 days/);
+    assert.equal((await liveStackKeys(reader, namesA.stack)).length, 0);
+  });
+});
