@@ -5,10 +5,14 @@ import type { Config, RuntimeSettings } from "./schema.ts";
 
 export const SETTINGS_ENV = "IMGAPI_SETTINGS";
 export const BUCKET_ENV = "IMGAPI_BUCKET";
+/** The URL-signing secret, encrypted with the project's KMS key (base64 ciphertext); never plaintext. */
+export const SIGNING_SECRET_ENV = "IMGAPI_SIGNING_SECRET_CIPHERTEXT";
+/** The KMS encryption context the signing secret is bound to (Decrypt must present it). */
+export const SIGNING_SECRET_CONTEXT = { purpose: "imgapi-url-signing" } as const;
 
 export function runtimeSettingsOf(config: Config | RuntimeSettings): RuntimeSettings {
-  const { sizes, output, input, cors } = config;
-  return { sizes, output, input, cors };
+  const { sizes, output, input, cors, uploads, publicUrls } = config;
+  return { sizes, output, input, cors, uploads, publicUrls };
 }
 
 export function settingsToEnv(settings: RuntimeSettings): string {

@@ -8,8 +8,12 @@ import { z } from "zod";
 export const INPUT_FORMATS = ["jpeg", "png", "webp", "gif", "avif", "tiff"] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
 
-/** Formats a variant can be written in; "original" keeps the input's format when browsers can show it. */
-export const OUTPUT_FORMATS = ["jpeg", "png", "webp", "avif", "original"] as const;
+/**
+ * Formats a variant can be written in; "original" keeps the input's format when
+ * browsers can show it; "auto" picks AVIF, WebP or the original's format from
+ * the request's Accept header (stored once per format, answered with Vary: Accept).
+ */
+export const OUTPUT_FORMATS = ["jpeg", "png", "webp", "avif", "original", "auto"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 // Lambda's synchronous payload limit is 6 MB for the whole event; a base64 body
@@ -64,6 +68,21 @@ export const runtimeSettingsSchema = z.strictObject({
       origins: z.array(z.union([z.literal("*"), z.url({ protocol: /^https?$/ })])).min(1).default(["*"]),
     })
     .prefault({}),
+  // Uploads too large for a Lambda request (POST /uploads): the client PUTs the
+  // bytes straight to S3 through a presigned URL bound to their type and length.
+  uploads: z
+    .strictObject({
+      maxBytes: z.number().int().min(1).max(5_000_000_000).default(50 * 1024 * 1024),
+      urlExpiresSeconds: z.number().int().min(60).max(3600).default(300),
+    })
+    .prefault({}),
+  // Signed public URLs (GET /public/images/{id}/{size}?expires=&sig=) for <img src>.
+  publicUrls: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      expiresSeconds: z.number().int().min(60).max(604_800).default(86_400),
+    })
+    .prefault({}),
 });
 
 export const configSchema = z.strictObject({
@@ -95,8 +114,21 @@ export const configSchema = z.strictObject({
           period: z.enum(["DAY", "WEEK", "MONTH"]).default("DAY"),
         })
         .prefault({}),
+      // The public (signed-URL) route has no API key, so no usage plan: it gets
+      // its own stage throttling instead.
+      publicThrottle: z
+        .strictObject({
+          rateLimit: z.number().positive().max(10_000).default(50),
+          burstLimit: z.number().int().min(1).max(5_000).default(100),
+        })
+        .prefault({}),
     })
     .prefault({}),
+  // "apiKey": API Gateway API keys + usage plan; "iam": SigV4-signed requests (AWS_IAM).
+  auth: z.enum(["apiKey", "iam"]).default("apiKey"),
+  // Resize every object that arrives under originals/ (by any route) through an
+  // S3 event notification scoped to that prefix; the function writes only resized/.
+  resizeOnUpload: z.boolean().default(false),
   logs: z
     .strictObject({
       retentionDays: z

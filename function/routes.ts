@@ -6,16 +6,27 @@ export interface Route {
   method: "GET" | "POST" | "DELETE";
   /** API Gateway resource path, with {param} placeholders. */
   resource: string;
-  /** Whether API Gateway demands an x-api-key for this method. */
-  apiKeyRequired: boolean;
+  /**
+   * "private": only callers with credentials (an API key, or a SigV4 signature
+   * in "iam" mode); "public": anyone, the handler itself checks a signed URL.
+   */
+  access: "private" | "public";
   summary: string;
 }
 
 export const ROUTES = [
-  { method: "POST", resource: "/images", apiKeyRequired: true, summary: "Upload an original image" },
-  { method: "GET", resource: "/images/{id}", apiKeyRequired: true, summary: "Create missing sizes and list them" },
-  { method: "GET", resource: "/images/{id}/{size}", apiKeyRequired: true, summary: "Fetch one size's bytes" },
+  { method: "POST", resource: "/images", access: "private", summary: "Upload an original image" },
+  { method: "GET", resource: "/images/{id}", access: "private", summary: "Create missing sizes and list them" },
+  { method: "GET", resource: "/images/{id}/{size}", access: "private", summary: "Fetch one size's bytes" },
 ] as const satisfies readonly Route[];
+
+export type AuthMode = "apiKey" | "iam";
+
+/** How API Gateway guards a route's method, for the configured auth mode. OPTIONS is never guarded. */
+export function methodAuth(route: Pick<Route, "access">, mode: AuthMode): { apiKeyRequired: boolean; authorizationType: "NONE" | "AWS_IAM" } {
+  if (route.access === "public") return { apiKeyRequired: false, authorizationType: "NONE" };
+  return mode === "iam" ? { apiKeyRequired: false, authorizationType: "AWS_IAM" } : { apiKeyRequired: true, authorizationType: "NONE" };
+}
 
 export type RouteKey = `${(typeof ROUTES)[number]["method"]} ${(typeof ROUTES)[number]["resource"]}`;
 

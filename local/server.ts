@@ -11,6 +11,7 @@ import { createApp, type Handler } from "../function/app.ts";
 import { corsHeaders } from "../function/http/response.ts";
 import { configureLibvips } from "../function/image/libvips.ts";
 import type { LogSink } from "../function/log.ts";
+import { methodAuth } from "../function/routes.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import {
   badGateway,
@@ -92,7 +93,7 @@ function createListener(handler: Handler, settings: RuntimeSettings, apiKey: str
     if (match === undefined) return reject(missingAuthenticationToken(cors), "no such route");
     // Only the x-api-key header counts, as with API Gateway: never the query string.
     const givenKey = lastHeader(headers, "x-api-key");
-    const keyRequired = match.route.apiKeyRequired && method !== "OPTIONS";
+    const keyRequired = methodAuth(match.route, "apiKey").apiKeyRequired && method !== "OPTIONS";
     if (keyRequired && !apiKeyMatches(apiKey, givenKey)) return reject(forbidden(cors), givenKey === undefined ? "no API key" : "wrong API key");
     const body = await readBody(req, MAX_REQUEST_BYTES);
     if (body === undefined) return reject(requestTooLarge(cors), `body over ${MAX_REQUEST_BYTES} bytes`);

@@ -269,7 +269,7 @@ describe("proxy events, as API Gateway builds them", () => {
     body: Buffer.from([0xff, 0xd8, 0xff]),
     ...over,
   });
-  const route = { route: { method: "POST", resource: "/images", apiKeyRequired: true, summary: "" }, params: {} } as const;
+  const route = { route: { method: "POST", resource: "/images", access: "private", summary: "" }, params: {} } as const;
 
   test("carry the route, query, headers and request context", () => {
     const event = toProxyEvent(request(), route, { requestId: "r-1", apiKey: "k" });

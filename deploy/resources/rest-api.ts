@@ -34,7 +34,7 @@ import {
   type Stage,
 } from "@aws-sdk/client-api-gateway";
 import type { Config } from "../../config/schema.ts";
-import { BINARY_MEDIA_TYPES, ROUTES, type Route } from "../../function/routes.ts";
+import { BINARY_MEDIA_TYPES, methodAuth, ROUTES, type Route } from "../../function/routes.ts";
 import { corsHeaders } from "../../function/http/response.ts";
 import { mutate, type DeployContext, type StepReport } from "../context.ts";
 import { DeployError, errorName, isNotFound, step } from "../errors.ts";
@@ -92,7 +92,7 @@ export function resourcePaths(routes: readonly Route[] = ROUTES): string[] {
 
 /** Each route's method, plus OPTIONS (no key: browsers send no headers on preflight) on every resource. */
 export function methodSpecs(routes: readonly Route[] = ROUTES): MethodSpec[] {
-  const specs: MethodSpec[] = routes.map((r) => ({ path: r.resource, httpMethod: r.method, apiKeyRequired: r.apiKeyRequired }));
+  const specs: MethodSpec[] = routes.map((r) => ({ path: r.resource, httpMethod: r.method, apiKeyRequired: methodAuth(r, "apiKey").apiKeyRequired }));
   for (const path of resourcePaths(routes)) specs.push({ path, httpMethod: "OPTIONS", apiKeyRequired: false });
   return specs.sort((a, b) => `${a.path} ${a.httpMethod}`.localeCompare(`${b.path} ${b.httpMethod}`));
 }

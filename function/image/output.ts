@@ -25,7 +25,8 @@ export function chooseOutput(
 ): OutputChoice {
   const wanted = size.format ?? defaults.format;
   let format: EncodedFormat;
-  if (wanted !== "original") format = wanted;
+  // "auto" is negotiated per request (Accept) by the caller; without one it means "original".
+  if (wanted !== "original" && wanted !== "auto") format = wanted;
   else if (input.format === "gif") format = "png";
   else if (input.format === "tiff") format = input.hasAlpha ? "png" : "jpeg";
   else format = input.format;
