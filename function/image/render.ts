@@ -2,9 +2,11 @@
 //
 // Several sizes are made from ONE decode: the original is decoded (with JPEG /
 // WebP shrink-on-load) at the largest scale any size needs, then every size is
-// resized from that intermediate and encoded in parallel. Decoding dominates
-// the cost of a large photo, so this is much cheaper than one full pipeline per
-// size (see bench/).
+// resized from that raw intermediate and encoded in parallel. The naive way,
+// one sharp pipeline per size, decodes the original once per size: sharp's
+// clone() does not help, since for a Buffer input each clone decodes again.
+// test/pipeline-equivalence.test.ts holds the output to the naive pipeline's
+// (same dimensions, PSNR >= 38 dB); `npm run bench` measures the saving.
 import sharp from "sharp";
 import type { OutputInfo, Sharp } from "sharp";
 import type { RuntimeSettings, SizeSpec } from "../../config/schema.ts";
@@ -19,31 +21,95 @@ export interface Variant extends OutputChoice {
   data: Buffer;
 }
 
-interface Job {
+/** One size to make: its exact dimensions and how it is encoded. */
+export interface Job {
   name: string;
   plan: VariantPlan;
   output: OutputChoice;
 }
 
-function encode(pipeline: Sharp, job: Job, hasAlpha: boolean): Sharp {
-  const { width, height, crop } = job.plan;
-  // "fill" is exact because the plan keeps the aspect ratio (to a rounding);
-  // "cover" crops the centre of the scaled image to the box.
-  let p = pipeline.resize(width, height, { fit: crop ? "cover" : "fill", position: "centre" });
-  const { format, quality } = job.output;
-  if (format === "jpeg") {
-    if (hasAlpha) p = p.flatten({ background: "#ffffff" });
-    return p.jpeg({ quality });
-  }
-  if (format === "png") return p.png({ compressionLevel: 9, adaptiveFiltering: false });
-  if (format === "webp") return p.webp({ quality, effort: 4 });
-  if (format === "avif") return p.avif({ quality, effort: 4 });
-  return p.gif();
+/** A size's resized image, not yet encoded. */
+export interface Resized {
+  job: Job;
+  pipeline: Sharp;
+  /** Whether the pixels the encoder gets carry alpha. */
+  hasAlpha: boolean;
 }
 
-async function run(pipeline: Sharp, job: Job): Promise<Variant> {
+type Settings = { output: RuntimeSettings["output"]; input: InputLimits };
+
+/**
+ * Encoder effort, chosen per format for a function that must answer within API
+ * Gateway's 29 s on well under one vCPU (bench/ measures each on a 1600 px
+ * photo). WebP 4 is libwebp's default: 2 would save half its CPU for about 5%
+ * more bytes on every later download, and WebP is never what makes a request
+ * slow. AVIF is: aom at effort 4 (sharp's default) takes about 7 s of CPU for
+ * 1600 px, effort 3 about 1.1 s for files about 1% larger, so 3; above
+ * AVIF_FAST_PIXELS effort 0 (about 6x faster again, 5-7% larger), so that even
+ * a 40 MP AVIF output stays a few seconds rather than half a minute.
+ */
+export const WEBP_EFFORT = 4;
+export const AVIF_EFFORT = 3;
+export const AVIF_FAST_EFFORT = 0;
+export const AVIF_FAST_PIXELS = 4_000_000;
+
+export function planJobs(info: ImageInfo, sizes: ReadonlyArray<readonly [string, SizeSpec]>, defaults: RuntimeSettings["output"]): Job[] {
+  return sizes.map(([name, size]) => ({ name, plan: planVariant(info, size), output: chooseOutput(size, defaults, info) }));
+}
+
+function resizeTo(pipeline: Sharp, plan: VariantPlan): Sharp {
+  // "fill" is exact because the plan keeps the aspect ratio (to a rounding);
+  // "cover" crops the centre of the scaled image to the box. fastShrinkOnLoad
+  // off: decoding straight to a small size (JPEG DCT scaling by 8, libwebp's
+  // scaler) costs the moire sharp documents, about 33 dB from the exact
+  // resize on a real photo; a size made alone must look as it does in a batch.
+  return pipeline.resize(plan.width, plan.height, { fit: plan.crop ? "cover" : "fill", position: "centre", fastShrinkOnLoad: false });
+}
+
+/** The encoder and its settings for a size: shared with bench/naive.ts so only the decode strategy differs. */
+export function encodeAs(pipeline: Sharp, job: Job, hasAlpha: boolean): Sharp {
+  const { format, quality } = job.output;
+  if (format === "jpeg") return (hasAlpha ? pipeline.flatten({ background: "#ffffff" }) : pipeline).jpeg({ quality });
+  if (format === "png") return pipeline.png({ compressionLevel: 9, adaptiveFiltering: false });
+  if (format === "webp") return pipeline.webp({ quality, effort: WEBP_EFFORT });
+  if (format === "avif") {
+    const effort = job.plan.width * job.plan.height > AVIF_FAST_PIXELS ? AVIF_FAST_EFFORT : AVIF_EFFORT;
+    return pipeline.avif({ quality, effort });
+  }
+  return pipeline.gif();
+}
+
+/**
+ * Every size, resized but not encoded. With one size this is the plain
+ * pipeline; with several, the original is decoded once into a raw sRGB
+ * intermediate at the largest scale any size needs (never smaller than the
+ * largest output, so no size is upscaled from it), and each size is resized
+ * from that. Exported for the equivalence test, which compares these pixels.
+ */
+export async function resizeAll(original: Buffer, info: ImageInfo, jobs: Job[], limits: InputLimits): Promise<Resized[]> {
+  const source = () => sharp(original, decodeOptions(limits)).autoOrient();
+  if (jobs.length <= 1) return jobs.map((job) => ({ job, pipeline: resizeTo(source(), job.plan), hasAlpha: info.hasAlpha }));
+
+  const scale = Math.max(...jobs.map((j) => j.plan.scale));
+  let base = source().toColourspace("srgb");
+  // Here sharp's fast shrink-on-load is kept: the decoder (JPEG DCT scaling,
+  // libwebp's scaler) reduces by as much as leaves at least this size, and
+  // the smaller sizes, resized again from it with lanczos3, lose its moire.
+  if (scale < 1) base = base.resize(Math.max(1, Math.round(info.width * scale)), Math.max(1, Math.round(info.height * scale)), { fit: "fill" });
+  let decoded: { data: Buffer; info: OutputInfo };
   try {
-    const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
+    decoded = await base.raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw unreadable(e);
+  }
+  const raw = { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels };
+  const hasAlpha = raw.channels === 2 || raw.channels === 4;
+  return jobs.map((job) => ({ job, pipeline: resizeTo(sharp(decoded.data, { raw }), job.plan), hasAlpha }));
+}
+
+async function encode({ job, pipeline, hasAlpha }: Resized): Promise<Variant> {
+  try {
+    const { data, info } = await encodeAs(pipeline, job, hasAlpha).toBuffer({ resolveWithObject: true });
     return { size: job.name, ...job.output, width: info.width, height: info.height, data };
   } catch (e) {
     throw unreadable(e);
@@ -54,33 +120,9 @@ export async function renderVariants(
   original: Buffer,
   info: ImageInfo,
   sizes: ReadonlyArray<readonly [string, SizeSpec]>,
-  settings: { output: RuntimeSettings["output"]; input: InputLimits },
+  settings: Settings,
 ): Promise<Variant[]> {
-  const jobs: Job[] = sizes.map(([name, size]) => ({
-    name,
-    plan: planVariant(info, size),
-    output: chooseOutput(size, settings.output, info),
-  }));
-  const source = () => sharp(original, decodeOptions(settings.input)).autoOrient();
-  if (jobs.length <= 1) {
-    return Promise.all(jobs.map((job) => run(encode(source(), job, info.hasAlpha), job)));
-  }
-
-  // One decode at the largest scale needed; never below the largest output.
-  const scale = Math.max(...jobs.map((j) => j.plan.scale));
-  let base = source().toColourspace("srgb");
-  if (scale < 1) {
-    base = base.resize(Math.max(1, Math.round(info.width * scale)), Math.max(1, Math.round(info.height * scale)), {
-      fit: "fill",
-    });
-  }
-  let decoded: { data: Buffer; info: OutputInfo };
-  try {
-    decoded = await base.raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
-  } catch (e) {
-    throw unreadable(e);
-  }
-  const raw = { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels };
-  const hasAlpha = raw.channels === 2 || raw.channels === 4;
-  return Promise.all(jobs.map((job) => run(encode(sharp(decoded.data, { raw }), job, hasAlpha), job)));
+  const jobs = planJobs(info, sizes, settings.output);
+  // Encoded in parallel: each toBuffer() runs on its own libuv thread.
+  return Promise.all((await resizeAll(original, info, jobs, settings.input)).map(encode));
 }
