@@ -3,13 +3,19 @@
 // left alone, and a run that stopped half-way is finished.
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { createClients, destroyClients } from "./aws-clients.ts";
-import { COMMON_FLAGS, EXIT, UsageError, colour, formatStep, helpText, parseFlags, progressPrinter } from "./cli.ts";
+import { COMMON_FLAGS, EXIT, UsageError, colour, formatStep, helpText, parseFlags, progressPrinter, type FlagSpec } from "./cli.ts";
 import { DeployError } from "./errors.ts";
 import { deploy, type DeployResult } from "./run.ts";
 
-const FLAGS = COMMON_FLAGS;
+const FLAGS: Record<string, FlagSpec> = {
+  ...COMMON_FLAGS,
+  "rotate-signing-secret": {
+    type: "boolean",
+    description: "replace the secret that signs public image URLs (KMS-encrypted in the function's configuration); every signed URL handed out so far stops working",
+  },
+};
 const USAGE = "npx tsx deploy/index.ts [options]";
-const SUMMARY = "Creates or updates every resource of the image API (KMS key, buckets, IAM role, log groups, Lambda, API Gateway with API key and usage plan, CloudTrail). Credentials come from the AWS SDK's default chain, as for the AWS CLI.";
+const SUMMARY = "Creates or updates every resource of the image API (KMS key, buckets, IAM role, log groups, Lambda, API Gateway with an API key and usage plan or IAM authorization, the optional S3 trigger, CloudTrail). Credentials come from the AWS SDK's default chain, as for the AWS CLI.";
 
 function printOutputs(result: DeployResult, dryRun: boolean): void {
   const o = result.outputs;
@@ -22,8 +28,9 @@ function printOutputs(result: DeployResult, dryRun: boolean): void {
   console.log(colour.bold(changed === 0 ? "Deployed: everything was already up to date." : `Deployed: ${changed} resource(s) changed.`));
   const rows: Array<[string, string]> = [
     ["API endpoint", o.endpointUrl],
-    ["API key id", o.apiKeyId],
-    ["read the key", o.readApiKeyValue],
+    ["auth", o.auth === "iam" ? "iam (SigV4-signed requests, AWS_IAM)" : "apiKey (x-api-key header)"],
+    ...(o.apiKeyId !== undefined ? ([["API key id", o.apiKeyId]] as Array<[string, string]>) : []),
+    ...(o.readApiKeyValue !== undefined ? ([["read the key", o.readApiKeyValue]] as Array<[string, string]>) : []),
     ["images bucket", o.imagesBucket],
     ["trail bucket", o.trailBucket],
     ["function", o.functionName],
@@ -31,12 +38,28 @@ function printOutputs(result: DeployResult, dryRun: boolean): void {
     ["trail", o.trailName],
   ];
   for (const [label, value] of rows) console.log(`  ${label.padEnd(14)} ${value}`);
+  if (o.clientPolicy) {
+    printIamUsage(o);
+    return;
+  }
   console.log("\nTry it:");
   console.log(`  API=${o.endpointUrl}`);
   console.log(`  KEY=$(${o.readApiKeyValue})`);
   console.log(`  ID=$(curl -sS -X POST "$API/images" -H "x-api-key: $KEY" -H "Content-Type: image/jpeg" --data-binary @photo.jpg | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).id')`);
   console.log(`  curl -sS "$API/images/$ID" -H "x-api-key: $KEY"`);
   console.log(`  curl -sS "$API/images/$ID/thumbnail" -H "x-api-key: $KEY" -o thumbnail.webp`);
+}
+
+/** iam mode: the policy callers need, and a signed request to try. */
+function printIamUsage(o: DeployResult["outputs"]): void {
+  console.log(`\nClient policy: attach it to the IAM users or roles that call the API (execute-api:Invoke on exactly its private routes):`);
+  console.log(JSON.stringify(o.clientPolicy, null, 2).replace(/^/gm, "  "));
+  console.log("\nTry it (curl 7.75+ signs with SigV4; add -H \"x-amz-security-token: $AWS_SESSION_TOKEN\" for temporary credentials):");
+  console.log(`  API=${o.endpointUrl}`);
+  const sign = `--aws-sigv4 "aws:amz:${o.region}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"`;
+  console.log(`  ID=$(curl -sS -X POST "$API/images" ${sign} -H "Content-Type: image/jpeg" --data-binary @photo.jpg | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).id')`);
+  console.log(`  curl -sS "$API/images/$ID" ${sign}`);
+  console.log(`  curl -sS "$API/images/$ID/thumbnail" ${sign} -o thumbnail.webp`);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -53,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const json = flags.json === true;
   const dryRun = flags["dry-run"] === true;
+  const rotateSigningSecret = flags["rotate-signing-secret"] === true;
   let config;
   try {
     config = loadConfig(String(flags.config ?? "config.json"), { region: flags.region as string | undefined });
@@ -74,6 +98,7 @@ export async function main(argv: string[]): Promise<number> {
       config,
       clients,
       dryRun,
+      rotateSigningSecret,
       progress: progressPrinter(json),
       onStep: (r) => {
         if (!json) console.log(formatStep(r, dryRun));

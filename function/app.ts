@@ -1,15 +1,20 @@
 // The Lambda's request dispatch: route the API Gateway event, map domain errors
 // to their 4xx/5xx answers, add CORS headers, log one line. Built by a factory
 // so tests and the local server can hand in their own store and log sink.
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, S3Event } from "aws-lambda";
 import type { RuntimeSettings } from "../config/schema.ts";
+import { createUpload } from "./actions/create-upload.ts";
+import { deleteImage } from "./actions/delete-image.ts";
 import { getSize, MAX_INLINE_BYTES } from "./actions/get-size.ts";
-import { listSizes } from "./actions/list-sizes.ts";
+import { listSizes, type PublicUrlSigner } from "./actions/list-sizes.ts";
+import { publicSize } from "./actions/public-size.ts";
 import { uploadImage } from "./actions/upload-image.ts";
 import { ApiError } from "./errors.ts";
 import { base64Length, header } from "./http/request.ts";
-import { corsHeaders, errorResult } from "./http/response.ts";
+import { corsHeaders, errorResult, mergeHeaders } from "./http/response.ts";
 import { writeRequestLog, type LogSink } from "./log.ts";
+import { createS3EventHandler, isS3Event, type S3EventOutcome } from "./s3-events.ts";
+import { signedUrl, type SigningSecret } from "./signed-urls.ts";
 import type { ImageStore } from "./storage/image-store.ts";
 
 export interface AppOptions {
@@ -17,9 +22,19 @@ export interface AppOptions {
   settings: RuntimeSettings;
   maxInlineBytes?: number;
   log?: LogSink;
+  /** The URL-signing secret (decrypted once per cold start); none: no public URLs. */
+  signingSecret?: SigningSecret;
+  /** The clock, in milliseconds (tests move it to expire signed URLs). */
+  now?: () => number;
 }
 
 export type Handler = (event: APIGatewayProxyEvent, context?: Partial<Context>) => Promise<APIGatewayProxyResult>;
+
+/** The Lambda's entry: API Gateway requests, and S3 notifications when resizeOnUpload is on. */
+export interface LambdaHandler {
+  (event: S3Event, context?: Partial<Context>): Promise<S3EventOutcome>;
+  (event: APIGatewayProxyEvent, context?: Partial<Context>): Promise<APIGatewayProxyResult>;
+}
 
 type Outcome = APIGatewayProxyResult & { bytesIn?: number; bytesOut?: number };
 
@@ -33,6 +48,19 @@ export function createApp(options: AppOptions): Handler {
   const { store, settings } = options;
   const log = options.log ?? ((line: string) => console.log(line));
   const maxInlineBytes = options.maxInlineBytes ?? MAX_INLINE_BYTES;
+  const now = options.now ?? Date.now;
+
+  /** The secret, only when public URLs are on: otherwise KMS is never called. */
+  async function secret(): Promise<Buffer | undefined> {
+    return settings.publicUrls.enabled ? options.signingSecret?.() : undefined;
+  }
+
+  async function publicUrlSigner(): Promise<PublicUrlSigner | undefined> {
+    const key = await secret();
+    if (key === undefined) return undefined;
+    const expires = Math.floor(now() / 1000) + settings.publicUrls.expiresSeconds;
+    return (base, id, size) => signedUrl(key, base, id, size, expires);
+  }
 
   async function dispatch(event: APIGatewayProxyEvent, route: string): Promise<Outcome> {
     switch (route) {
@@ -41,9 +69,15 @@ export function createApp(options: AppOptions): Handler {
       case "POST /images":
         return uploadImage(event, settings, store);
       case "GET /images/{id}":
-        return listSizes(event, settings, store);
+        return listSizes(event, settings, store, await publicUrlSigner());
       case "GET /images/{id}/{size}":
         return getSize(event, settings, store, { maxInlineBytes });
+      case "DELETE /images/{id}":
+        return deleteImage(event, store);
+      case "POST /uploads":
+        return createUpload(event, settings, store, now());
+      case "GET /public/images/{id}/{size}":
+        return publicSize(event, settings, store, await secret(), { maxInlineBytes, nowSeconds: Math.floor(now() / 1000) });
       default:
         throw new ApiError("ROUTE_NOT_FOUND", `No route for ${event.httpMethod} ${event.resource ?? event.path}.`);
     }
@@ -67,7 +101,7 @@ export function createApp(options: AppOptions): Handler {
       outcome = errorResult(error);
     }
     const { bytesIn, bytesOut, ...result } = outcome;
-    result.headers = { ...result.headers, ...corsHeaders(event?.headers ? header(event, "origin") : undefined, settings.cors.origins) };
+    result.headers = mergeHeaders(result.headers, corsHeaders(event?.headers ? header(event, "origin") : undefined, settings.cors.origins));
     writeRequestLog(log, {
       requestId: context?.awsRequestId ?? event?.requestContext?.requestId ?? "local",
       route,
@@ -80,4 +114,13 @@ export function createApp(options: AppOptions): Handler {
     });
     return result;
   };
+}
+
+/** One function for both event sources: S3 notifications and API Gateway requests. */
+export function createLambdaHandler(options: AppOptions): LambdaHandler {
+  const api = createApp(options);
+  const onS3Event = createS3EventHandler({ store: options.store, settings: options.settings, log: options.log ?? ((line: string) => console.log(line)) });
+  return function handler(event: APIGatewayProxyEvent | S3Event, context?: Partial<Context>) {
+    return isS3Event(event) ? onS3Event(event, context) : api(event, context);
+  } as LambdaHandler;
 }

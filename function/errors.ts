@@ -5,7 +5,11 @@
 export type ErrorCode =
   | "INVALID_REQUEST"
   | "INVALID_ID"
+  | "INVALID_CONTENT_TYPE"
   | "UNKNOWN_SIZE"
+  | "INVALID_SIGNATURE"
+  | "URL_EXPIRED"
+  | "PUBLIC_URLS_DISABLED"
   | "IMAGE_NOT_FOUND"
   | "ROUTE_NOT_FOUND"
   | "METHOD_NOT_ALLOWED"
@@ -22,6 +26,11 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   INVALID_REQUEST: 400,
   INVALID_ID: 400,
   UNKNOWN_SIZE: 400,
+  INVALID_CONTENT_TYPE: 400,
+  // A signed public URL that was altered, has expired, or cannot be checked.
+  INVALID_SIGNATURE: 403,
+  URL_EXPIRED: 403,
+  PUBLIC_URLS_DISABLED: 403,
   IMAGE_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,

@@ -1,10 +1,14 @@
 // The Lambda entry point. Everything here runs once per cold start: settings
 // are read from the environment and checked (a bad deploy fails at init, not on
-// the first request), libvips loaders are locked down, and one S3 client is made.
-import { BUCKET_ENV, settingsFromEnv } from "../config/runtime-env.ts";
+// the first request), libvips loaders are locked down, and one client per
+// service is made. The URL-signing secret is decrypted by KMS on first use and
+// kept for the life of the container (one Decrypt per cold start).
+import { KMSClient } from "@aws-sdk/client-kms";
+import { BUCKET_ENV, settingsFromEnv, SIGNING_SECRET_CONTEXT, SIGNING_SECRET_ENV } from "../config/runtime-env.ts";
 import { ConfigError } from "../config/load.ts";
-import { createApp } from "./app.ts";
+import { createLambdaHandler } from "./app.ts";
 import { configureLibvips } from "./image/libvips.ts";
+import { ciphertextFromEnv, kmsSigningSecret } from "./signing-secret.ts";
 import { createS3Client } from "./storage/s3-client.ts";
 import { ImageStore } from "./storage/image-store.ts";
 
@@ -13,6 +17,14 @@ const bucket = process.env[BUCKET_ENV];
 if (bucket === undefined || bucket === "") {
   throw new ConfigError("environment", [`${BUCKET_ENV} is not set: redeploy with deploy/index.ts, which sets it`]);
 }
+const ciphertext = ciphertextFromEnv(process.env, SIGNING_SECRET_ENV);
 configureLibvips(settings.input.formats);
 
-export const handler = createApp({ store: new ImageStore(createS3Client(), bucket), settings });
+// Bounded like the S3 client's, so a slow KMS cannot hold a request past 29 s.
+const kms = new KMSClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true } });
+
+export const handler = createLambdaHandler({
+  store: new ImageStore(createS3Client(), bucket),
+  settings,
+  ...(ciphertext === undefined ? {} : { signingSecret: kmsSigningSecret(kms, ciphertext, SIGNING_SECRET_CONTEXT) }),
+});

@@ -18,6 +18,9 @@ export const ROUTES = [
   { method: "POST", resource: "/images", access: "private", summary: "Upload an original image" },
   { method: "GET", resource: "/images/{id}", access: "private", summary: "Create missing sizes and list them" },
   { method: "GET", resource: "/images/{id}/{size}", access: "private", summary: "Fetch one size's bytes" },
+  { method: "GET", resource: "/public/images/{id}/{size}", access: "public", summary: "Fetch one size's bytes through a signed URL, without credentials" },
+  { method: "POST", resource: "/uploads", access: "private", summary: "Get a presigned S3 URL to PUT an original too large for POST /images" },
+  { method: "DELETE", resource: "/images/{id}", access: "private", summary: "Delete an image and all its sizes" },
 ] as const satisfies readonly Route[];
 
 export type AuthMode = "apiKey" | "iam";
@@ -28,7 +31,8 @@ export function methodAuth(route: Pick<Route, "access">, mode: AuthMode): { apiK
   return mode === "iam" ? { apiKeyRequired: false, authorizationType: "AWS_IAM" } : { apiKeyRequired: true, authorizationType: "NONE" };
 }
 
-export type RouteKey = `${(typeof ROUTES)[number]["method"]} ${(typeof ROUTES)[number]["resource"]}`;
+/** "METHOD /resource" of each route of the table (and of no other method/resource pair). */
+export type RouteKey = (typeof ROUTES)[number] extends infer R ? (R extends { method: infer M extends string; resource: infer P extends string } ? `${M} ${P}` : never) : never;
 
 /**
  * API Gateway's binary media types for this API. With "*∕*" every request body

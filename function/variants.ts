@@ -1,18 +1,25 @@
 // Making sure a stored image's sizes exist: find what is missing (or made with
 // other settings), render it from one decode of the original, store it, and
 // only then report it. Nothing is reported as stored before S3 said so.
-import type { RuntimeSettings, SizeSpec } from "../config/schema.ts";
+import type { OutputFormat, RuntimeSettings, SizeSpec } from "../config/schema.ts";
 import { ApiError } from "./errors.ts";
-import { inspectImage, type ImageInfo } from "./image/inspect.ts";
+import { assertDecodes, checkByteLimit, inspectImage, type ImageInfo } from "./image/inspect.ts";
 import { chooseOutput, specTag } from "./image/output.ts";
 import { renderVariants, type Variant } from "./image/render.ts";
-import { variantKey, type ImageStore, type OriginalMeta, type VariantMeta } from "./storage/image-store.ts";
+import { originalKey, variantKey, type ImageStore, type OriginalMeta, type StoredOriginal, type VariantMeta } from "./storage/image-store.ts";
 
 export interface SizeTarget {
   size: string;
+  /** The size's spec with "auto" resolved to the format this request gets. */
   spec: SizeSpec;
   key: string;
   tag: string;
+}
+
+/** One size to make, for a request with this Accept header ("auto" sizes depend on it). */
+export interface SizeRequest {
+  size: string;
+  accept?: string | undefined;
 }
 
 export const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -32,14 +39,51 @@ export function checkSize(settings: RuntimeSettings, size: string | undefined): 
   return size;
 }
 
-/** Whether a size's key can be known without reading the original's format. */
-export function needsOriginalFormat(settings: RuntimeSettings, size: string): boolean {
-  return (settings.sizes[size]!.format ?? settings.output.format) === "original";
+const formatOf = (settings: RuntimeSettings, size: string) => settings.sizes[size]!.format ?? settings.output.format;
+
+/** Whether a size is negotiated per request (answers then carry Vary: Accept). */
+export const isAuto = (settings: RuntimeSettings, size: string) => formatOf(settings, size) === "auto";
+
+export const hasAutoSizes = (settings: RuntimeSettings) => Object.keys(settings.sizes).some((size) => isAuto(settings, size));
+
+/**
+ * What an "auto" size is made as: AVIF when the Accept header lists
+ * image/avif, else WebP when it lists image/webp, else undefined (the
+ * original's format). Wildcards do not count: curl's "*∕*" gets the original's
+ * format, and a type refused with q=0 is not accepted.
+ */
+export function negotiateFormat(accept: string | undefined): "avif" | "webp" | undefined {
+  const accepted = new Set<string>();
+  for (const range of (accept ?? "").split(",")) {
+    const [type = "", ...params] = range.split(";").map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith("q="));
+    if (q === undefined || Number(q.slice(2)) > 0) accepted.add(type);
+  }
+  if (accepted.has("image/avif")) return "avif";
+  if (accepted.has("image/webp")) return "webp";
+  return undefined;
 }
 
-export function targetOf(settings: RuntimeSettings, id: string, size: string, original?: Pick<OriginalMeta, "format"> & { hasAlpha?: boolean }): SizeTarget {
+/** Whether a size's key can only be known from the original's format. */
+export function needsOriginalFormat(settings: RuntimeSettings, size: string, accept?: string): boolean {
+  const format = formatOf(settings, size);
+  return format === "original" || (format === "auto" && negotiateFormat(accept) === undefined);
+}
+
+type OriginalFacts = Pick<OriginalMeta, "format"> & { hasAlpha?: boolean };
+
+function resolveSpec(settings: RuntimeSettings, size: string, original: OriginalFacts, accept: string | undefined): SizeSpec {
   const spec = settings.sizes[size]!;
-  const output = chooseOutput(spec, settings.output, { format: original?.format ?? "jpeg", hasAlpha: original?.hasAlpha ?? false });
+  if (formatOf(settings, size) !== "auto") return spec;
+  // "original" never encodes GIF (a GIF becomes PNG), so this is an output format.
+  const format = negotiateFormat(accept) ?? (chooseOutput({ ...spec, format: "original" }, settings.output, { hasAlpha: false, ...original }).format as OutputFormat);
+  return { ...spec, format };
+}
+
+export function targetOf(settings: RuntimeSettings, id: string, size: string, original?: OriginalFacts, accept?: string): SizeTarget {
+  const facts = { format: original?.format ?? "jpeg", hasAlpha: original?.hasAlpha ?? false };
+  const spec = resolveSpec(settings, size, facts, accept);
+  const output = chooseOutput(spec, settings.output, facts);
   return { size, spec, key: variantKey(id, size, output.extension), tag: specTag(spec, settings.output) };
 }
 
@@ -50,22 +94,55 @@ export interface Rendered {
 }
 
 /**
- * Renders the given sizes from the original and stores every one; resolves
- * only once all writes succeeded, so a failure leaves nothing claimed.
+ * Checks the original again: it may not have come through POST /images (a
+ * presigned PUT, a direct write). Such an original gets the large-upload byte
+ * limit and a full decode test, and if it is refused it is deleted, so that
+ * nothing unchecked stays in originals/.
+ */
+async function checkOriginal(store: ImageStore, settings: RuntimeSettings, id: string, got: StoredOriginal): Promise<ImageInfo> {
+  const limits = got.posted ? settings.input : { ...settings.input, maxBytes: settings.uploads.maxBytes };
+  try {
+    if (got.data === undefined) checkByteLimit(got.meta.bytes, limits);
+    const info = await inspectImage(got.data!, limits);
+    if (!got.posted) await assertDecodes(got.data!, limits);
+    return info;
+  } catch (e) {
+    if (got.posted || !(e instanceof ApiError) || !e.expose) throw e;
+    await store.deleteOriginal(id);
+    throw new ApiError(e.code, `${e.message} The uploaded object was deleted: upload an accepted image again.`, { cause: e });
+  }
+}
+
+/**
+ * Renders the requested sizes from the original and stores every one;
+ * resolves only once all writes succeeded, so a failure leaves nothing claimed.
  */
 export async function renderAndStore(
   store: ImageStore,
   settings: RuntimeSettings,
   id: string,
-  sizes: string[],
+  requests: readonly SizeRequest[],
 ): Promise<{ original: OriginalMeta; info: ImageInfo; rendered: Rendered[] }> {
-  const got = await store.getOriginal(id);
+  const got = await store.getOriginal(id, (posted) => (posted ? settings.input.maxBytes : settings.uploads.maxBytes));
   if (got === undefined) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
-  // The stored original is checked again: it may not have come through POST.
-  const info = await inspectImage(got.data, settings.input);
-  const targets = sizes.map((size) => targetOf(settings, id, size, info));
+  const info = await checkOriginal(store, settings, id, got);
+  const { name } = got.meta;
+  const original: OriginalMeta = {
+    id,
+    key: originalKey(id),
+    format: info.format,
+    width: info.width,
+    height: info.height,
+    hasAlpha: info.hasAlpha,
+    bytes: info.bytes,
+    ...(name === undefined ? {} : { name }),
+  };
+  if (!got.posted) await store.putOriginalRecord(original);
+
+  // Two requests may come to the same object (an "auto" size for a WebP original).
+  const targets = [...new Map(requests.map((r) => targetOf(settings, id, r.size, info, r.accept)).map((t) => [t.key, t])).values()];
   const variants = await renderVariants(
-    got.data,
+    got.data!,
     info,
     targets.map((t) => [t.size, t.spec] as const),
     settings,
@@ -76,5 +153,5 @@ export async function renderAndStore(
       return { target, variant, meta: await store.putVariant(target.key, variant, target.tag) };
     }),
   );
-  return { original: got.meta, info, rendered };
+  return { original, info, rendered };
 }

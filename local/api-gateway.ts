@@ -9,6 +9,7 @@ import { BINARY_MEDIA_TYPES, isBinaryMediaType, matchRoute, ROUTES, type Route }
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
 export const LOCAL_STAGE = "local";
+const LOCAL_ACCOUNT = "000000000000";
 
 export interface RouteMatch {
   route: Route;
@@ -93,6 +94,8 @@ export interface EventContext {
   requestId: string;
   /** The key that passed the check, for requestContext.identity.apiKey. */
   apiKey: string | null;
+  /** In "iam" mode, the access key whose SigV4 signature passed (identity.accessKey, caller, user). */
+  iamAccessKeyId?: string;
   now?: Date;
   /** The API's binary media types; this API's by default. */
   binaryMediaTypes?: readonly string[];
@@ -128,7 +131,7 @@ export function toProxyEvent(request: HttpRequest, match: RouteMatch, context: E
     pathParameters: Object.keys(match.params).length === 0 ? null : match.params,
     stageVariables: null,
     requestContext: {
-      accountId: "000000000000",
+      accountId: LOCAL_ACCOUNT,
       apiId: "local",
       authorizer: null,
       domainName: host.replace(/:\d+$/, ""),
@@ -136,11 +139,11 @@ export function toProxyEvent(request: HttpRequest, match: RouteMatch, context: E
       extendedRequestId: context.requestId,
       httpMethod: request.method,
       identity: {
-        accessKey: null,
-        accountId: null,
+        accessKey: context.iamAccessKeyId ?? null,
+        accountId: context.iamAccessKeyId === undefined ? null : LOCAL_ACCOUNT,
         apiKey: context.apiKey,
         apiKeyId: context.apiKey === null ? null : "local",
-        caller: null,
+        caller: context.iamAccessKeyId ?? null,
         clientCert: null,
         cognitoAuthenticationProvider: null,
         cognitoAuthenticationType: null,
@@ -148,9 +151,9 @@ export function toProxyEvent(request: HttpRequest, match: RouteMatch, context: E
         cognitoIdentityPoolId: null,
         principalOrgId: null,
         sourceIp: request.sourceIp,
-        user: null,
+        user: context.iamAccessKeyId ?? null,
         userAgent: lastHeader(headers, "user-agent") ?? null,
-        userArn: null,
+        userArn: context.iamAccessKeyId === undefined ? null : `arn:aws:iam::${LOCAL_ACCOUNT}:user/imgapi-local`,
       },
       // The path as the client sent it. Locally there is no stage prefix, as
       // behind a custom domain name.
@@ -181,6 +184,9 @@ export const missingAuthenticationToken = (headers?: Record<string, string>) =>
   gatewayResponse(403, "Missing Authentication Token", { "x-amzn-ErrorType": "MissingAuthenticationTokenException", ...headers });
 export const forbidden = (headers?: Record<string, string>) =>
   gatewayResponse(403, "Forbidden", { "x-amzn-ErrorType": "ForbiddenException", ...headers });
+/** An AWS_IAM method's refusal: 403 with the SigV4 check's own message and error type. */
+export const iamDenied = (errorType: string, message: string, headers?: Record<string, string>) =>
+  gatewayResponse(403, message, { "x-amzn-ErrorType": errorType, ...headers });
 export const requestTooLarge = (headers?: Record<string, string>) => gatewayResponse(413, "Request Entity Too Large", headers);
 /** What API Gateway answers when the function fails or returns something malformed. */
 export const badGateway = (headers?: Record<string, string>) =>

@@ -1,17 +1,23 @@
 // What `npm start` prints once it listens: where, with which key, and one
 // ready-to-paste curl command per route. Colours only on a terminal.
 import type { RuntimeSettings } from "../config/schema.ts";
-import { ROUTES } from "../function/routes.ts";
+import { ROUTES, type RouteKey } from "../function/routes.ts";
+import { LOCAL_REGION, type LocalCredentials } from "./sigv4.ts";
 
 export interface BannerFacts {
   url: string;
-  apiKey: string;
+  /** The demo page, served by the same server. */
+  demoUrl: string;
+  /** How private routes are called: the x-api-key, or SigV4 with this key pair. */
+  auth: CallerAuth;
   bucket: string;
   s3Endpoint: string;
   dataDir: string;
   settingsSource: string;
   settings: RuntimeSettings;
 }
+
+export type CallerAuth = { mode: "apiKey"; apiKey: string } | { mode: "iam"; credentials: LocalCredentials };
 
 /** Single-quoted for POSIX shells, whatever the text holds. */
 export function shellQuote(text: string): string {
@@ -26,24 +32,43 @@ function describeSizes(settings: RuntimeSettings): string {
     .join(", ");
 }
 
+const JSON_FIELD = (path: string) => `node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).${path}'`;
+
+/** The curl options that authenticate a private call. */
+export function curlAuth(auth: CallerAuth): string {
+  if (auth.mode === "apiKey") return `-H ${shellQuote(`x-api-key: ${auth.apiKey}`)}`;
+  // curl signs SigV4 itself (7.75+), as the execute-api service in the local region.
+  return `--aws-sigv4 ${shellQuote(`aws:amz:${LOCAL_REGION}:execute-api`)} --user ${shellQuote(`${auth.credentials.accessKeyId}:${auth.credentials.secretAccessKey}`)}`;
+}
+
 /** One example per route of the table, in its order, with a line saying what it does. */
-export function curlExamples(url: string, apiKey: string, settings: RuntimeSettings): string[] {
-  const key = `-H ${shellQuote(`x-api-key: ${apiKey}`)}`;
+export function curlExamples(url: string, auth: CallerAuth, settings: RuntimeSettings): string[] {
+  const key = curlAuth(auth);
   const [size = "thumbnail", spec] = Object.entries(settings.sizes)[0] ?? [];
   const extension = EXTENSIONS[spec?.format ?? settings.output.format] ?? "img";
   const short = size === "thumbnail" ? "thumb" : size;
-  const commands: Record<(typeof ROUTES)[number]["resource"], string[]> = {
-    "/images": [
+  const commands: Record<RouteKey, string[]> = {
+    "POST /images": [
       `# photo.jpg is any JPEG; the answer is shown and its id kept in $ID for the next commands`,
-      `ID=$(curl -s ${url}/images ${key} -H 'Content-Type: image/jpeg' --data-binary @photo.jpg | tee /dev/stderr | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).id')`,
+      `ID=$(curl -s ${url}/images ${key} -H 'Content-Type: image/jpeg' --data-binary @photo.jpg | tee /dev/stderr | ${JSON_FIELD("id")})`,
       `# ... or as base64 JSON`,
       // Through stdin: as an argument, the base64 of a photo would pass Linux's 128 KiB limit for one.
       `{ printf '{"image": "'; base64 < photo.jpg | tr -d '\\n'; printf '", "name": "photo.jpg"}'; } | curl -s ${url}/images ${key} -H 'Content-Type: application/json' --data-binary @-`,
     ],
-    "/images/{id}": [`curl -s ${url}/images/$ID ${key}`],
-    "/images/{id}/{size}": [`curl -s ${url}/images/$ID/${size} ${key} -o ${short}.${extension}`],
+    "GET /images/{id}": [`curl -s ${url}/images/$ID ${key}`],
+    "GET /images/{id}/{size}": [`curl -s ${url}/images/$ID/${size} ${key} -o ${short}.${extension}`],
+    "DELETE /images/{id}": [`curl -s -X DELETE ${url}/images/$ID ${key} -o /dev/null -w '%{http_code}\\n'`],
+    "POST /uploads": [
+      `# big.jpg over the 6 MB request limit: ask for a presigned S3 URL bound to its type and length, then PUT it there`,
+      `UP=$(curl -s ${url}/uploads ${key} -H 'Content-Type: application/json' -d "{\\"contentType\\": \\"image/jpeg\\", \\"contentLength\\": $(wc -c < big.jpg)}")`,
+      `curl -s -X PUT "$(echo "$UP" | ${JSON_FIELD("upload.url")})" -H 'Content-Type: image/jpeg' --data-binary @big.jpg && ID=$(echo "$UP" | ${JSON_FIELD("id")})`,
+    ],
+    "GET /public/images/{id}/{size}": [
+      `# no credentials: the signed publicUrl from GET /images/{id} (an <img src>)`,
+      `curl -s "$(curl -s ${url}/images/$ID ${key} | ${JSON_FIELD("variants[0].publicUrl")})" -o ${short}-public.${extension}`,
+    ],
   };
-  return ROUTES.flatMap((route) => [`# ${route.method} ${route.resource}: ${route.summary}`, ...commands[route.resource]]);
+  return ROUTES.flatMap((route) => [`# ${route.method} ${route.resource}: ${route.summary}`, ...commands[`${route.method} ${route.resource}` as RouteKey]]);
 }
 
 export function banner(facts: BannerFacts, colour: boolean): string {
@@ -53,12 +78,19 @@ export function banner(facts: BannerFacts, colour: boolean): string {
   const green = paint(32);
   const lines = [
     `${bold("imgapi local")}  ${green(facts.url)}`,
-    `  API key   ${bold(facts.apiKey)}`,
+    ...(facts.auth.mode === "apiKey"
+      ? [`  API key   ${bold(facts.auth.apiKey)}`]
+      : [
+          `  auth      SigV4 (execute-api, ${LOCAL_REGION}) on private routes ${dim("(the public route needs none)")}`,
+          `  key id    ${bold(facts.auth.credentials.accessKeyId)}`,
+          `  secret    ${bold(facts.auth.credentials.secretAccessKey)}`,
+        ]),
+    `  demo      ${green(facts.demoUrl)} ${dim("(open it in a browser: pick an image, see every size)")}`,
     `  bucket    ${facts.bucket} ${dim(`(s3rver on ${facts.s3Endpoint}, data in ${facts.dataDir})`)}`,
     `  settings  ${facts.settingsSource} ${dim(`(sizes: ${describeSizes(facts.settings)})`)}`,
     "",
     "Try it:",
-    ...curlExamples(facts.url, facts.apiKey, facts.settings).map((line) => `  ${line.startsWith("#") ? dim(line) : line}`),
+    ...curlExamples(facts.url, facts.auth, facts.settings).map((line) => `  ${line.startsWith("#") ? dim(line) : line}`),
     "",
     dim("Request logs follow. Ctrl-C stops."),
   ];

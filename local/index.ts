@@ -1,33 +1,46 @@
 // `npm start`: the API on this machine, no AWS account needed. Parses the
 // flags, loads the settings, starts the local server and prints how to call
 // it; Ctrl-C stops it. Exit codes: 0 done, 1 could not start, 2 bad usage.
+// The settings and the server (zod, sharp, the AWS SDK, s3rver) are imported
+// only once the flags are read: loading them takes about a second, which a
+// terminal is told about, and --help or a usage error need none of it.
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/load.ts";
-import { runtimeSettingsOf, settingsFromEnv } from "../config/runtime-env.ts";
 import type { RuntimeSettings } from "../config/schema.ts";
 import { API_KEY_ENV, apiKeyFrom } from "./api-key.ts";
 import { banner } from "./banner.ts";
-import { DEFAULT_PORT, startLocalServer } from "./server.ts";
+import { ACCESS_KEY_ID_ENV, credentialsFrom, SECRET_ACCESS_KEY_ENV } from "./sigv4.ts";
+import { DEMO_PATH } from "./demo-server.ts";
 
-const USAGE = `Usage: npm start -- [options]
+const usage = (defaultPort: number) => `Usage: npm start -- [options]
 
 Runs the image API on http://127.0.0.1: the Lambda handler behind a stand-in
 for API Gateway (routes, API key, binary media types), with an embedded S3
-(s3rver) keeping images between runs.
+(s3rver) keeping images between runs. A demo page to try it in a browser is
+served on the same port under ${DEMO_PATH} (with no key needed to open it).
 
 Options:
-  --port <n>         port to listen on (default $PORT, else ${DEFAULT_PORT}; 0 picks a free one)
+  --port <n>         port to listen on (default $PORT, else ${defaultPort}; 0 picks a free one)
   --config <path>    config file for sizes, formats and limits
                      (default ./config.json when present, else built-in defaults)
   --data-dir <path>  where the embedded S3 keeps its objects (default .local/s3)
-  --json             print one JSON line {"url","apiKey","bucket"} instead of the
-                     banner; request logs then go to stderr
+  --auth <mode>      apiKey (default): private routes need the x-api-key header;
+                     iam: they need a SigV4 signature (execute-api, us-east-1)
+                     by the key pair printed (the public route needs neither)
+  --json             print one JSON line {"url","apiKey","bucket"} (with --auth iam
+                     also "auth","accessKeyId","secretAccessKey") instead of the
+                     banner, and nothing else on stdout; request logs then go
+                     to stderr (the demo page is at url + "${DEMO_PATH}")
   -h, --help         show this help
 
 Environment:
   ${API_KEY_ENV}            the x-api-key to require (default: a random one per start)
+  ${ACCESS_KEY_ID_ENV}, ${SECRET_ACCESS_KEY_ENV}
+                     with --auth iam, the key pair to require (default: a
+                     random one per start)
   PORT               as --port
+  NO_COLOR           no colours even on a terminal (there are none when stdout is
+                     not a terminal)
 `;
 
 class UsageError extends Error {
@@ -37,9 +50,11 @@ class UsageError extends Error {
 interface Cli {
   help: boolean;
   json: boolean;
-  port: number;
+  /** Undefined: the server's default. */
+  port?: number;
   config?: string;
   dataDir?: string;
+  auth: "apiKey" | "iam";
 }
 
 function parsePort(text: string, what: string): number {
@@ -61,6 +76,7 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): Cli {
         port: { type: "string" },
         config: { type: "string" },
         "data-dir": { type: "string" },
+        auth: { type: "string", default: "apiKey" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -69,21 +85,41 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): Cli {
     // parseArgs goes on about positional arguments after its first sentence.
     throw new UsageError((e as Error).message.split(". ")[0]!);
   }
-  const port =
-    values.port !== undefined ? parsePort(values.port, "--port") : env.PORT ? parsePort(env.PORT, "$PORT") : DEFAULT_PORT;
+  const port = values.port !== undefined ? parsePort(values.port, "--port") : env.PORT ? parsePort(env.PORT, "$PORT") : undefined;
+  if (values.auth !== "apiKey" && values.auth !== "iam") {
+    throw new UsageError(`Expected apiKey or iam for --auth but received ${JSON.stringify(values.auth)}`);
+  }
   return {
     help: values.help,
     json: values.json,
-    port,
+    auth: values.auth,
+    ...(port === undefined ? {} : { port }),
     ...(values.config === undefined ? {} : { config: values.config }),
     ...(values["data-dir"] === undefined ? {} : { dataDir: values["data-dir"] }),
   };
 }
 
-function loadSettings(configPath: string | undefined): { settings: RuntimeSettings; source: string } {
+async function loadSettings(configPath: string | undefined): Promise<{ settings: RuntimeSettings; source: string }> {
+  const { loadConfig } = await import("../config/load.ts");
+  const { runtimeSettingsOf, settingsFromEnv } = await import("../config/runtime-env.ts");
   if (configPath !== undefined) return { settings: runtimeSettingsOf(loadConfig(configPath)), source: configPath };
   if (existsSync("config.json")) return { settings: runtimeSettingsOf(loadConfig("config.json")), source: "config.json" };
   return { settings: settingsFromEnv({}), source: "built-in defaults" };
+}
+
+/**
+ * A step that can take a second or more: on a terminal, its title shows while
+ * it runs and is wiped when it ends (the banner or the error says the rest).
+ * Not a terminal: nothing, so scripts read only the JSON line and the logs.
+ */
+async function step<T>(title: string, run: () => Promise<T>): Promise<T> {
+  const tty = process.stderr.isTTY === true;
+  if (tty) process.stderr.write(`${title}...`);
+  try {
+    return await run();
+  } finally {
+    if (tty) process.stderr.write("\r\x1b[K");
+  }
 }
 
 async function main(argv: string[]): Promise<number | undefined> {
@@ -96,14 +132,16 @@ async function main(argv: string[]): Promise<number | undefined> {
     return 2;
   }
   if (cli.help) {
-    process.stdout.write(USAGE);
+    const { DEFAULT_PORT } = await import("./server.ts");
+    process.stdout.write(usage(DEFAULT_PORT));
     return 0;
   }
 
   let loaded;
   try {
-    loaded = loadSettings(cli.config);
+    loaded = await step("Reading the settings", () => loadSettings(cli.config));
   } catch (e) {
+    const { ConfigError } = await import("../config/load.ts");
     if (!(e instanceof ConfigError)) throw e;
     console.error(e.message);
     return 1;
@@ -111,12 +149,17 @@ async function main(argv: string[]): Promise<number | undefined> {
   const log = cli.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => console.log(line);
   let server;
   try {
-    server = await startLocalServer({
-      port: cli.port,
-      apiKey: apiKeyFrom(process.env),
-      settings: loaded.settings,
-      log,
-      ...(cli.dataDir === undefined ? {} : { dataDir: cli.dataDir }),
+    server = await step("Starting the API and its embedded S3 (loading sharp, the AWS SDK and s3rver)", async () => {
+      const { startLocalServer } = await import("./server.ts");
+      return startLocalServer({
+        apiKey: apiKeyFrom(process.env),
+        auth: cli.auth,
+        ...(cli.auth === "iam" ? { credentials: credentialsFrom(process.env) } : {}),
+        settings: loaded.settings,
+        log,
+        ...(cli.port === undefined ? {} : { port: cli.port }),
+        ...(cli.dataDir === undefined ? {} : { dataDir: cli.dataDir }),
+      });
     });
   } catch (e) {
     console.error(`starting the local server: ${(e as Error).message}`);
@@ -124,14 +167,17 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
 
   if (cli.json) {
-    console.log(JSON.stringify({ url: server.url, apiKey: server.apiKey, bucket: server.bucket }));
+    const iam = server.credentials === undefined ? {} : { auth: server.auth, accessKeyId: server.credentials.accessKeyId, secretAccessKey: server.credentials.secretAccessKey };
+    console.log(JSON.stringify({ url: server.url, apiKey: server.apiKey, bucket: server.bucket, ...iam }));
   } else {
-    const colour = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+    // https://no-color.org: set and not empty turns colours off.
+    const colour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === "";
     process.stdout.write(
       banner(
         {
           url: server.url,
-          apiKey: server.apiKey,
+          demoUrl: server.demoUrl,
+          auth: server.credentials === undefined ? { mode: "apiKey", apiKey: server.apiKey } : { mode: "iam", credentials: server.credentials },
           bucket: server.bucket,
           s3Endpoint: server.s3.endpoint,
           dataDir: server.s3.dataDir,

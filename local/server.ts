@@ -1,7 +1,7 @@
 // The local server: the Lambda handler behind a plain HTTP server that plays
-// API Gateway's part (routes, API key, payload limit, proxy events, binary
-// rule), with s3rver as its bucket. Tests start it in-process on a free port.
-import { randomUUID } from "node:crypto";
+// API Gateway's part (routes, API key or SigV4, payload limit, proxy events,
+// binary rule), with s3rver as its bucket. Tests start it in-process on a free port.
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyResult } from "aws-lambda";
@@ -11,13 +11,14 @@ import { createApp, type Handler } from "../function/app.ts";
 import { corsHeaders } from "../function/http/response.ts";
 import { configureLibvips } from "../function/image/libvips.ts";
 import type { LogSink } from "../function/log.ts";
-import { methodAuth } from "../function/routes.ts";
+import { methodAuth, type AuthMode } from "../function/routes.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import {
   badGateway,
   findRoute,
   forbidden,
   headersOf,
+  iamDenied,
   isProxyResult,
   lastHeader,
   MAX_REQUEST_BYTES,
@@ -28,6 +29,8 @@ import {
   toProxyEvent,
 } from "./api-gateway.ts";
 import { apiKeyMatches, generateApiKey } from "./api-key.ts";
+import { DEMO_PATH, serveDemo } from "./demo-server.ts";
+import { generateCredentials, headersByName, verifySigV4, type LocalCredentials } from "./sigv4.ts";
 import { startLocalS3, type LocalS3 } from "./storage.ts";
 
 export const DEFAULT_PORT = 3000;
@@ -44,11 +47,22 @@ export interface LocalServerOptions {
   log?: LogSink;
   /** Largest variant answered inline (bigger ones redirect to S3); the handler's default otherwise. */
   maxInlineBytes?: number;
+  /** How private routes are guarded, as API Gateway would (methodAuth): the x-api-key, or SigV4. */
+  auth?: AuthMode;
+  /** The key pair SigV4 signatures are checked against in "iam" mode; a fresh one by default. */
+  credentials?: LocalCredentials;
+  /** The URL-signing secret; random per start by default (no KMS locally), so a restart rotates it. */
+  signingSecret?: Buffer;
 }
 
 export interface LocalServer {
   url: string;
+  /** The demo page (local/demo/), which API Gateway would not serve. */
+  demoUrl: string;
   apiKey: string;
+  auth: AuthMode;
+  /** The key pair to sign with in "iam" mode. */
+  credentials?: LocalCredentials;
   bucket: string;
   /** The embedded S3's endpoint, and a client for it configured as the handler's. */
   s3: Pick<LocalS3, "endpoint" | "dataDir" | "client">;
@@ -75,7 +89,8 @@ function send(res: ServerResponse, result: APIGatewayProxyResult, accept: string
   res.end(answer.body);
 }
 
-function createListener(handler: Handler, settings: RuntimeSettings, apiKey: string, log: LogSink) {
+/** `iam` given: private routes need a SigV4 signature by that key pair instead of the API key. */
+function createListener(handler: Handler, settings: RuntimeSettings, apiKey: string, log: LogSink, iam?: LocalCredentials) {
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const method = req.method ?? "GET";
@@ -93,15 +108,22 @@ function createListener(handler: Handler, settings: RuntimeSettings, apiKey: str
     if (match === undefined) return reject(missingAuthenticationToken(cors), "no such route");
     // Only the x-api-key header counts, as with API Gateway: never the query string.
     const givenKey = lastHeader(headers, "x-api-key");
-    const keyRequired = methodAuth(match.route, "apiKey").apiKeyRequired && method !== "OPTIONS";
+    const guard = methodAuth(match.route, iam === undefined ? "apiKey" : "iam");
+    const keyRequired = guard.apiKeyRequired && method !== "OPTIONS";
     if (keyRequired && !apiKeyMatches(apiKey, givenKey)) return reject(forbidden(cors), givenKey === undefined ? "no API key" : "wrong API key");
     const body = await readBody(req, MAX_REQUEST_BYTES);
     if (body === undefined) return reject(requestTooLarge(cors), `body over ${MAX_REQUEST_BYTES} bytes`);
+    let iamAccessKeyId: string | undefined;
+    if (guard.authorizationType === "AWS_IAM" && method !== "OPTIONS" && iam !== undefined) {
+      const verdict = await verifySigV4({ method, url: req.url ?? "/", headers: headersByName(req.rawHeaders), body }, iam);
+      if (!verdict.ok) return reject(iamDenied(verdict.errorType, verdict.message, cors), `SigV4: ${verdict.errorType}`);
+      iamAccessKeyId = verdict.accessKeyId;
+    }
 
     const event = toProxyEvent(
       { method, url: req.url ?? "/", rawHeaders: req.rawHeaders, sourceIp: (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, ""), localPort: req.socket.localPort ?? 0, body },
       match,
-      { requestId, apiKey: keyRequired ? apiKey : null },
+      { requestId, apiKey: keyRequired ? apiKey : null, ...(iamAccessKeyId === undefined ? {} : { iamAccessKeyId }) },
     );
     let result: unknown;
     try {
@@ -114,6 +136,8 @@ function createListener(handler: Handler, settings: RuntimeSettings, apiKey: str
   }
 
   return function listener(req: IncomingMessage, res: ServerResponse): void {
+    // The demo page, prefilled with this server's key; no API route starts with /demo.
+    if (serveDemo(req, res, { apiUrl: "", apiKey, ...(iam === undefined ? {} : { notice: "This server runs with --auth iam: the page sends only an x-api-key, so its calls are refused. Restart without --auth iam to try it." }) })) return;
     serve(req, res).catch((e: unknown) => {
       log(JSON.stringify({ level: "error", msg: "gateway", detail: (e as Error).message }));
       if (!res.headersSent) res.writeHead(500).end();
@@ -138,6 +162,10 @@ function listen(server: Server, port: number): Promise<number> {
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
   const settings = options.settings ?? settingsFromEnv({});
   const apiKey = options.apiKey ?? generateApiKey();
+  const auth = options.auth ?? "apiKey";
+  const credentials = auth === "iam" ? (options.credentials ?? generateCredentials()) : undefined;
+  // In memory only, never printed: a signed URL stops working when the server restarts.
+  const signingSecret = options.signingSecret ?? randomBytes(32);
   const log = options.log ?? ((line: string) => console.log(line));
   // As at the Lambda's cold start: only the allowed formats' decoders may run.
   configureLibvips(settings.input.formats);
@@ -147,9 +175,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     store: new ImageStore(s3.client, s3.bucket),
     settings,
     log,
+    signingSecret: () => Promise.resolve(signingSecret),
     ...(options.maxInlineBytes === undefined ? {} : { maxInlineBytes: options.maxInlineBytes }),
   });
-  const server = createServer(createListener(handler, settings, apiKey, log));
+  const server = createServer(createListener(handler, settings, apiKey, log, credentials));
   let port: number;
   try {
     port = await listen(server, options.port ?? DEFAULT_PORT);
@@ -169,5 +198,5 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     })();
     return closing;
   }
-  return { url: `http://${HOST}:${port}`, apiKey, bucket: s3.bucket, s3: { endpoint: s3.endpoint, dataDir: s3.dataDir, client: s3.client }, close };
+  return { url: `http://${HOST}:${port}`, demoUrl: `http://${HOST}:${port}${DEMO_PATH}`, apiKey, auth, ...(credentials === undefined ? {} : { credentials }), bucket: s3.bucket, s3: { endpoint: s3.endpoint, dataDir: s3.dataDir, client: s3.client }, close };
 }

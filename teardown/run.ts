@@ -6,6 +6,7 @@ import type { Config } from "../config/schema.ts";
 import type { StepReport } from "../deploy/context.ts";
 import { contextFor } from "../deploy/run.ts";
 import { removeApiGatewayAccount } from "../deploy/resources/api-gateway-account.ts";
+import { removeBucketNotification } from "../deploy/resources/bucket-notification.ts";
 import { removeImagesBucket } from "../deploy/resources/images-bucket.ts";
 import { removeKmsKey } from "../deploy/resources/kms-key.ts";
 import { removeLambdaFunction } from "../deploy/resources/lambda-function.ts";
@@ -42,6 +43,12 @@ export async function teardown(options: TeardownOptions): Promise<{ resources: S
   // permission goes with the function.
   done(await removeRestApi(ctx));
   done(await removeApiGatewayAccount(ctx));
+  // The S3 trigger (resizeOnUpload) is removed from the bucket explicitly: a
+  // kept bucket must not go on naming a deleted function. Listed only when
+  // there was one, as most stacks never turn it on. The URL-signing secret
+  // needs no step: its ciphertext lives only in the function's configuration.
+  const trigger = await removeBucketNotification(ctx);
+  if (trigger.action !== "absent") done(trigger);
   done(await removeLambdaFunction(ctx));
   done(await removeLogGroups(ctx));
   done(await removeLambdaRole(ctx));

@@ -25,7 +25,7 @@ import {
   UpdateAccountCommand,
 } from "@aws-sdk/client-api-gateway";
 import { CloudWatchLogsClient, CreateLogGroupCommand, DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { CreateRoleCommand, DeleteRoleCommand, DetachRolePolicyCommand, GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolesCommand } from "@aws-sdk/client-iam";
+import { CreateRoleCommand, DeleteRoleCommand, DetachRolePolicyCommand, GetRoleCommand, IAMClient, ListAttachedRolePoliciesCommand } from "@aws-sdk/client-iam";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetFunctionCommand, GetPolicyCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { zipSync } from "fflate";
@@ -40,7 +40,7 @@ import { resourceNames, stackTags } from "../deploy/names.ts";
 import { ensureApiGatewayAccount, pushToCloudWatchPolicyArn, removeApiGatewayAccount } from "../deploy/resources/api-gateway-account.ts";
 import { ensureLambdaFunction, removeLambdaFunction } from "../deploy/resources/lambda-function.ts";
 import { ensureLambdaPermission, removeLambdaPermission, STATEMENT_ID } from "../deploy/resources/lambda-permission.ts";
-import { ACCESS_LOG_FORMAT, definitionHash, DEFINITION_PREFIX, ensureRestApi, removeRestApi } from "../deploy/resources/rest-api.ts";
+import { ACCESS_LOG_FORMAT, definitionHash, DEFINITION_PREFIX, ensureRestApi, removeRestApi, resourcePaths } from "../deploy/resources/rest-api.ts";
 import { ensureUsagePlan, removeUsagePlan } from "../deploy/resources/usage-plan.ts";
 import { BINARY_MEDIA_TYPES, ROUTES } from "../function/routes.ts";
 import { MOTO_CREDENTIALS, clientConfig, startMoto, type Moto } from "./support/moto.ts";
@@ -59,6 +59,8 @@ function testZip(body: string): FunctionZip {
   return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
 }
 const ZIP = testZip("export const handler = async () => ({ statusCode: 200, body: 'v1' });");
+// What signing-secret.ts would hand the function module (made with KMS there; proved in deploy-features.test.ts).
+const SECRET_CIPHERTEXT = Buffer.from("a KMS ciphertext stands here").toString("base64");
 
 let moto: Moto;
 let clients: AwsClients;
@@ -147,7 +149,7 @@ async function run<R extends StepReport>(ensure: () => Promise<R>): Promise<{ re
 
 /** This file's modules in the orchestrator's order. */
 async function deployApi(ctx: DeployContext, zip = ZIP) {
-  const fn = await ensureLambdaFunction(ctx, { roleArn: prereq.roleArn, keyArn: prereq.keyArn, zip });
+  const fn = await ensureLambdaFunction(ctx, { roleArn: prereq.roleArn, keyArn: prereq.keyArn, signingSecretCiphertext: SECRET_CIPHERTEXT, zip });
   const account = await ensureApiGatewayAccount(ctx);
   const api = await ensureRestApi(ctx, { functionArn: fn.functionArn, accessLogGroupArn: prereq.accessLogGroupArn });
   const permission = await ensureLambdaPermission(ctx, { functionArn: fn.functionArn, restApiId: api.restApiId });
@@ -163,7 +165,7 @@ async function ourApiId(): Promise<string> {
 
 describe("Lambda function", () => {
   test("is created from empty as configured, then a second ensure sends no mutating call", async () => {
-    const { report, mutations } = await run(() => ensureLambdaFunction(context(), { roleArn: prereq.roleArn, keyArn: prereq.keyArn, zip: ZIP }));
+    const { report, mutations } = await run(() => ensureLambdaFunction(context(), { roleArn: prereq.roleArn, keyArn: prereq.keyArn, signingSecretCiphertext: SECRET_CIPHERTEXT, zip: ZIP }));
     assert.equal(report.action, "created");
     assert.deepEqual(mutations, ["CreateFunction"]);
     assert.equal(report.functionArn, `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${names.functionName}`);
@@ -187,13 +189,13 @@ describe("Lambda function", () => {
     assert.deepEqual(create?.LoggingConfig, { LogGroup: names.functionLogGroup });
     assert.deepEqual(create?.Tags, TAGS);
 
-    const again = await run(() => ensureLambdaFunction(context(), { roleArn: prereq.roleArn, keyArn: prereq.keyArn, zip: testZip("export const handler = async () => ({ statusCode: 200, body: 'v1' });") }));
+    const again = await run(() => ensureLambdaFunction(context(), { roleArn: prereq.roleArn, keyArn: prereq.keyArn, signingSecretCiphertext: SECRET_CIPHERTEXT, zip: testZip("export const handler = async () => ({ statusCode: 200, body: 'v1' });") }));
     assert.equal(again.report.action, "unchanged");
     assert.deepEqual(again.mutations, [], "the same zip sends no UpdateFunctionCode, the same config nothing");
   });
 
   test("changed sizes update only the configuration; new code only the code; reserved concurrency only itself", async () => {
-    const deps = { roleArn: prereq.roleArn, keyArn: prereq.keyArn, zip: ZIP };
+    const deps = { roleArn: prereq.roleArn, keyArn: prereq.keyArn, signingSecretCiphertext: SECRET_CIPHERTEXT, zip: ZIP };
     await ensureLambdaFunction(context(), deps);
 
     const bigger = withConfig((c) => ({ ...c, lambda: { ...c.lambda, memoryMb: 2048, timeoutSeconds: 20 } }));
@@ -231,7 +233,7 @@ describe("Lambda function", () => {
     // moto answers "cannot be assumed by Lambda" until the role exists, as IAM does while it propagates.
     const late = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => aws.iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: JSON.stringify(trust) })));
 
-    const { report } = await run(() => ensureLambdaFunction(context(), { roleArn, keyArn: prereq.keyArn, zip: ZIP }));
+    const { report } = await run(() => ensureLambdaFunction(context(), { roleArn, keyArn: prereq.keyArn, signingSecretCiphertext: SECRET_CIPHERTEXT, zip: ZIP }));
     await late;
     assert.equal(report.action, "created");
     assert.ok(inputsOf("CreateFunction").length >= 2, "CreateFunction was sent again after the refusal");
@@ -239,7 +241,7 @@ describe("Lambda function", () => {
 
   test("a zip built for the other architecture is refused before anything is sent", async () => {
     await assert.rejects(
-      ensureLambdaFunction(context(), { ...prereq, zip: { ...ZIP, architecture: "x86_64" } }),
+      ensureLambdaFunction(context(), { ...prereq, signingSecretCiphertext: SECRET_CIPHERTEXT, zip: { ...ZIP, architecture: "x86_64" } }),
       /zip was built for x86_64 but config\.lambda\.architecture is arm64/,
     );
     assert.deepEqual(mutating(), []);
@@ -266,7 +268,7 @@ describe("REST API, permission, usage plan", () => {
     for (const route of ROUTES) {
       const method = resources.find((r) => r.path === route.resource)?.resourceMethods?.[route.method];
       assert.ok(method, `${route.method} ${route.resource} exists`);
-      assert.equal(method.apiKeyRequired, true, `${route.method} ${route.resource} needs the key`);
+      assert.equal(method.apiKeyRequired, route.access === "private", `${route.method} ${route.resource} needs the key if private`);
       assert.equal(method.authorizationType, "NONE");
       assert.deepEqual([method.methodIntegration?.type, method.methodIntegration?.httpMethod, method.methodIntegration?.uri], ["AWS_PROXY", "POST", uri]);
     }
@@ -275,7 +277,7 @@ describe("REST API, permission, usage plan", () => {
       assert.equal(options?.apiKeyRequired, false, `OPTIONS ${r.path} without key`);
       assert.equal(options?.methodIntegration?.uri, uri, `OPTIONS ${r.path} goes to the handler`);
     }
-    assert.deepEqual(resources.map((r) => r.path).sort(), ["/", "/images", "/images/{id}", "/images/{id}/{size}"]);
+    assert.deepEqual(resources.map((r) => r.path).sort(), ["/", ...resourcePaths()].sort(), "one resource per path the routes need");
 
     const responses = (await aws.apigw.send(new GetGatewayResponsesCommand({ restApiId }))).items ?? [];
     for (const type of ["DEFAULT_4XX", "DEFAULT_5XX"]) {
@@ -487,7 +489,15 @@ describe("resumability", () => {
     const freshStack = async () => {
       await aws.apigw.send(new UpdateAccountCommand({ patchOperations: [{ op: "replace", path: "/cloudwatchRoleArn", value: "" }] }));
       const role = names.apiGatewayLogsRole;
-      if ((await aws.iam.send(new ListRolesCommand({}))).Roles?.some((r) => r.RoleName === role)) {
+      // GetRole, not ListRoles: past 100 roles (one per stack here) ListRoles pages, and moto orders by random id.
+      const exists = await aws.iam.send(new GetRoleCommand({ RoleName: role })).then(
+        () => true,
+        (e: Error) => {
+          if (e.name === "NoSuchEntityException") return false;
+          throw e;
+        },
+      );
+      if (exists) {
         await aws.iam.send(new DetachRolePolicyCommand({ RoleName: role, PolicyArn: pushToCloudWatchPolicyArn("aws") }));
         await aws.iam.send(new DeleteRoleCommand({ RoleName: role }));
       }

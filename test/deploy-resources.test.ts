@@ -223,6 +223,7 @@ describe("lambda role", () => {
     assert.deepEqual(grants, {
       "s3:GetObject": [`${bucket}/originals/*`, `${bucket}/resized/*`],
       "s3:PutObject": [`${bucket}/originals/*`, `${bucket}/resized/*`],
+      "s3:DeleteObject": [`${bucket}/originals/*`, `${bucket}/resized/*`],
       "s3:ListBucket": [bucket],
       "kms:Decrypt": [keyArn],
       "kms:GenerateDataKey": [keyArn],
@@ -232,6 +233,15 @@ describe("lambda role", () => {
     });
     const listing = doc.Statement.find((s) => list(s.Action).includes("s3:ListBucket"));
     assert.deepEqual(listing?.Condition, { StringLikeIfExists: { "s3:prefix": ["originals/*", "resized/*"] } });
+    // The key only through S3 and Lambda, or directly for the URL-signing secret (its encryption context).
+    const keyUse = doc.Statement.filter((s) => list(s.Action).some((a) => a.startsWith("kms:")));
+    assert.deepEqual(
+      keyUse.map((s) => s.Condition),
+      [
+        { StringEquals: { "kms:ViaService": [`s3.${REGION}.amazonaws.com`, `lambda.${REGION}.amazonaws.com`] } },
+        { StringEquals: { "kms:EncryptionContext:purpose": "imgapi-url-signing" } },
+      ],
+    );
 
     const again = await run(() => ensureLambdaRolePolicy(context(), { keyArn }));
     assert.equal(again.report.action, "unchanged");

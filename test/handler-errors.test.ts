@@ -181,7 +181,7 @@ test("with a list of origins, an allowed Origin is echoed with Vary: Origin and 
 
 test("an unknown route or method is 404 ROUTE_NOT_FOUND", async () => {
   const handler = app();
-  apiError(await handler(apiEvent({ method: "DELETE", resource: "/images/{id}", pathParameters: { id: UNKNOWN_ID } })), 404, "ROUTE_NOT_FOUND");
+  apiError(await handler(apiEvent({ method: "PUT", resource: "/images/{id}", pathParameters: { id: UNKNOWN_ID } })), 404, "ROUTE_NOT_FOUND");
   apiError(await handler(apiEvent({ method: "GET", resource: "/admin" })), 404, "ROUTE_NOT_FOUND");
 });
 

@@ -361,7 +361,32 @@ describe("the CLI (npm start)", () => {
   test("--help lists every flag and exits 0", async () => {
     const { code, stdout } = await finished(["--help"]);
     assert.equal(code, 0);
-    for (const flag of ["--port", "--config", "--data-dir", "--json", "--help"]) assert.ok(stdout.includes(flag), `${flag} in:\n${stdout}`);
+    for (const flag of ["--port", "--config", "--data-dir", "--json", "--help", "--auth", "API_KEY", "PORT", "NO_COLOR", "/demo/"]) assert.ok(stdout.includes(flag), `${flag} in:\n${stdout}`);
+  });
+
+  test("without a terminal: no colour or progress escapes, and the banner names the demo page, which it serves", async () => {
+    const child = run(["--port", "0", "--data-dir", dataDir]);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    try {
+      const demoUrl = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (c: Buffer) => {
+          stdout += c.toString();
+          const found = /^ {2}demo\s+(\S+)/m.exec(stdout);
+          if (found) resolve(found[1]!);
+        });
+        child.once("exit", (code) => reject(new Error(`exited with ${code} before printing the demo page:\n${stdout}${stderr}`)));
+      });
+      assert.match(demoUrl, /^http:\/\/127\.0\.0\.1:\d+\/demo\/$/);
+      assert.equal((await fetch(demoUrl)).status, 200);
+      assert.ok(!stdout.includes("\x1b") && !stderr.includes("\x1b"), `no escape codes:\n${JSON.stringify(stdout + stderr)}`);
+      child.kill("SIGINT");
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   test("an unknown flag or a bad port exits 2 and says why", async () => {

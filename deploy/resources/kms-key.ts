@@ -24,7 +24,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { arn, mutate, type DeployContext, type StepReport } from "../context.ts";
 import { errorName, isNotFound, step } from "../errors.ts";
 import { stackTags } from "../names.ts";
-import { samePolicy, type PolicyDocument } from "./lambda-role.ts";
+import { samePolicy, signingSecretCondition, type PolicyDocument } from "./lambda-role.ts";
 import { trailArn } from "./trail.ts";
 
 const RESOURCE = "KMS key";
@@ -55,7 +55,12 @@ const ADMIN_ACTIONS = [
   "kms:RotateKeyOnDemand",
 ];
 
-/** The key policy: administration for the account, use for CloudTrail (this trail) and the Lambda role (through S3 and Lambda only). */
+/**
+ * The key policy: administration for the account, use for CloudTrail (this
+ * trail) and the Lambda role (through S3 and Lambda), and the URL-signing
+ * secret: the deploying account encrypts it, the role decrypts it, both
+ * directly and only with its encryption context.
+ */
 export function kmsKeyPolicy(ctx: Pick<DeployContext, "partition" | "region" | "account" | "names">, deps: { roleArn: string }): PolicyDocument {
   const cloudtrail = { Service: "cloudtrail.amazonaws.com" };
   return {
@@ -107,6 +112,25 @@ export function kmsKeyPolicy(ctx: Pick<DeployContext, "partition" | "region" | "
         Action: "kms:Decrypt",
         Resource: "*",
         Condition: { StringEquals: { "kms:ViaService": `lambda.${ctx.region}.amazonaws.com` } },
+      },
+      {
+        // Deploy makes the secret (signing-secret.ts): encrypt only, so the
+        // deploying identity can never read a secret back through this statement.
+        Sid: "DeployerEncryptsSigningSecret",
+        Effect: "Allow",
+        Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.account}:root` },
+        Action: "kms:Encrypt",
+        Resource: "*",
+        Condition: signingSecretCondition(),
+      },
+      {
+        // The handler decrypts the secret once per cold start, calling KMS itself.
+        Sid: "FunctionDecryptsSigningSecret",
+        Effect: "Allow",
+        Principal: { AWS: deps.roleArn },
+        Action: "kms:Decrypt",
+        Resource: "*",
+        Condition: signingSecretCondition(),
       },
     ],
   };

@@ -18,6 +18,7 @@ import {
   type Role,
 } from "@aws-sdk/client-iam";
 import { setTimeout as delay } from "node:timers/promises";
+import { SIGNING_SECRET_CONTEXT } from "../../config/runtime-env.ts";
 import { arn, mutate, type DeployContext, type StepReport } from "../context.ts";
 import { DeployError, errorName, isNotFound, step } from "../errors.ts";
 
@@ -68,6 +69,14 @@ export function canonicalPolicy(policy: string | object): string {
   });
   return JSON.stringify({ Version: doc.Version, Statement: canonical.sort() });
 }
+
+/**
+ * The URL-signing secret's encryption context as a condition: the key may be
+ * used directly (not through a service) only for a ciphertext bound to it.
+ */
+export const signingSecretCondition = (): Record<string, Record<string, string>> => ({
+  StringEquals: Object.fromEntries(Object.entries(SIGNING_SECRET_CONTEXT).map(([k, v]) => [`kms:EncryptionContext:${k}`, v])),
+});
 
 export function samePolicy(actual: string | object | undefined, desired: object): boolean {
   if (actual === undefined) return false;
@@ -162,10 +171,12 @@ export async function ensureLambdaRole(ctx: DeployContext): Promise<LambdaRoleRe
 // ---- the role's permissions ---------------------------------------------------
 
 /**
- * Exactly what the handler does and nothing more: read and write its two
- * prefixes, list them (S3 answers 404 rather than 403 for a missing key only
- * to a caller allowed to list), use the project key, and write its own logs.
- * No wildcard action and no "*" resource. Pure, for tests and the audit.
+ * Exactly what the handler does and nothing more: read, write and delete
+ * under its two prefixes (DELETE /images/{id}; a rejected presigned upload),
+ * list them (S3 answers 404 rather than 403 for a missing key only to a caller
+ * allowed to list), use the project key through S3 and Lambda, decrypt the
+ * URL-signing secret (and only it) directly, and write its own logs. No
+ * wildcard action and no "*" resource. Pure, for tests and the audit.
  */
 export function lambdaRolePolicy(ctx: Pick<DeployContext, "partition" | "region" | "account" | "names">, deps: { keyArn: string }): PolicyDocument {
   const bucketArn = `arn:${ctx.partition}:s3:::${ctx.names.imagesBucket}`;
@@ -179,6 +190,12 @@ export function lambdaRolePolicy(ctx: Pick<DeployContext, "partition" | "region"
         Resource: [`${bucketArn}/originals/*`, `${bucketArn}/resized/*`],
       },
       {
+        Sid: "DeleteImages",
+        Effect: "Allow",
+        Action: "s3:DeleteObject",
+        Resource: [`${bucketArn}/originals/*`, `${bucketArn}/resized/*`],
+      },
+      {
         Sid: "ListImagePrefixes",
         Effect: "Allow",
         Action: "s3:ListBucket",
@@ -189,10 +206,19 @@ export function lambdaRolePolicy(ctx: Pick<DeployContext, "partition" | "region"
         Condition: { StringLikeIfExists: { "s3:prefix": ["originals/*", "resized/*"] } },
       },
       {
-        Sid: "UseProjectKey",
+        // SSE-KMS objects, and the function's encrypted environment: as the key policy, only through those services.
+        Sid: "UseProjectKeyThroughServices",
         Effect: "Allow",
         Action: ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
         Resource: deps.keyArn,
+        Condition: { StringEquals: { "kms:ViaService": [`s3.${ctx.region}.amazonaws.com`, `lambda.${ctx.region}.amazonaws.com`] } },
+      },
+      {
+        Sid: "DecryptSigningSecret",
+        Effect: "Allow",
+        Action: "kms:Decrypt",
+        Resource: deps.keyArn,
+        Condition: signingSecretCondition(),
       },
       {
         Sid: "WriteOwnLogs",

@@ -1,10 +1,12 @@
 // The REST API in front of the function: resources and methods built from the
 // ROUTES table (never listed here), each an AWS_PROXY integration to the
-// function; OPTIONS everywhere without a key (the handler answers preflight);
-// CORS headers on API Gateway's own 4xx/5xx; a stage with JSON access logs and
-// a throttle. A deployment is created only when the definition changed: its
-// hash is kept in the deployment's description and compared with the one the
-// stage serves.
+// function, guarded as methodAuth says for config.auth (an API key, or SigV4
+// with AWS_IAM, on private routes; nothing on public ones, whose signed URLs
+// the handler checks); OPTIONS everywhere without a key (the handler answers
+// preflight); CORS headers on API Gateway's own 4xx/5xx; a stage with JSON
+// access logs, a throttle, and a throttle of its own for each public route. A
+// deployment is created only when the definition changed: its hash is kept in
+// the deployment's description and compared with the one the stage serves.
 import { createHash } from "node:crypto";
 import {
   CreateDeploymentCommand,
@@ -34,11 +36,12 @@ import {
   type Stage,
 } from "@aws-sdk/client-api-gateway";
 import type { Config } from "../../config/schema.ts";
-import { BINARY_MEDIA_TYPES, methodAuth, ROUTES, type Route } from "../../function/routes.ts";
+import { BINARY_MEDIA_TYPES, methodAuth, ROUTES, type AuthMode, type Route } from "../../function/routes.ts";
 import { corsHeaders } from "../../function/http/response.ts";
-import { mutate, type DeployContext, type StepReport } from "../context.ts";
+import { arn, mutate, type DeployContext, type StepReport } from "../context.ts";
 import { DeployError, errorName, isNotFound, step } from "../errors.ts";
 import { STACK_TAG } from "../names.ts";
+import type { PolicyDocument } from "./lambda-role.ts";
 
 const RESOURCE = "REST API";
 /** The tag that marks an API as this stack's: API Gateway names are not unique. */
@@ -74,10 +77,11 @@ export interface RestApiOutputs {
   stageArn: string;
 }
 
-interface MethodSpec {
+export interface MethodSpec {
   path: string;
   httpMethod: string;
   apiKeyRequired: boolean;
+  authorizationType: "NONE" | "AWS_IAM";
 }
 
 /** Every resource path the routes need, parents before children ("/" excluded). */
@@ -90,10 +94,13 @@ export function resourcePaths(routes: readonly Route[] = ROUTES): string[] {
   return [...paths].sort((a, b) => a.split("/").length - b.split("/").length || a.localeCompare(b));
 }
 
-/** Each route's method, plus OPTIONS (no key: browsers send no headers on preflight) on every resource. */
-export function methodSpecs(routes: readonly Route[] = ROUTES): MethodSpec[] {
-  const specs: MethodSpec[] = routes.map((r) => ({ path: r.resource, httpMethod: r.method, apiKeyRequired: methodAuth(r, "apiKey").apiKeyRequired }));
-  for (const path of resourcePaths(routes)) specs.push({ path, httpMethod: "OPTIONS", apiKeyRequired: false });
+/**
+ * Each route's method, guarded as methodAuth says for the auth mode, plus
+ * OPTIONS (no key, no signature: browsers send neither on preflight) on every resource.
+ */
+export function methodSpecs(mode: AuthMode, routes: readonly Route[] = ROUTES): MethodSpec[] {
+  const specs: MethodSpec[] = routes.map((r) => ({ path: r.resource, httpMethod: r.method, ...methodAuth(r, mode) }));
+  for (const path of resourcePaths(routes)) specs.push({ path, httpMethod: "OPTIONS", apiKeyRequired: false, authorizationType: "NONE" });
   return specs.sort((a, b) => `${a.path} ${a.httpMethod}`.localeCompare(`${b.path} ${b.httpMethod}`));
 }
 
@@ -120,10 +127,41 @@ const GATEWAY_RESPONSE_TYPES = ["DEFAULT_4XX", "DEFAULT_5XX"] as const;
 export function definitionHash(ctx: Pick<DeployContext, "partition" | "region" | "config">, functionArn: string): string {
   const definition = {
     binaryMediaTypes: [...BINARY_MEDIA_TYPES],
-    methods: methodSpecs().map((m) => ({ ...m, authorizationType: "NONE", integration: { type: "AWS_PROXY", httpMethod: "POST", uri: integrationUri(ctx, functionArn) } })),
+    // Key order as before auth modes existed, so an apiKey stack's hash (and deployment) is unchanged by the upgrade.
+    methods: methodSpecs(ctx.config.auth).map(({ path, httpMethod, apiKeyRequired, authorizationType }) => ({
+      path,
+      httpMethod,
+      apiKeyRequired,
+      authorizationType,
+      integration: { type: "AWS_PROXY", httpMethod: "POST", uri: integrationUri(ctx, functionArn) },
+    })),
     gatewayResponses: Object.fromEntries(GATEWAY_RESPONSE_TYPES.map((t) => [t, gatewayResponseParameters(ctx.config)])),
   };
   return createHash("sha256").update(JSON.stringify(definition)).digest("hex");
+}
+
+/** execute-api:Invoke's resource for one route of this API's stage: arn:PARTITION:execute-api:REGION:ACCOUNT:API_ID/STAGE/METHOD/path, each {param} a "*". */
+export function routeInvokeArn(ctx: Pick<DeployContext, "partition" | "region" | "account" | "names">, restApiId: string, route: Pick<Route, "method" | "resource">): string {
+  return arn(ctx, "execute-api", `${restApiId}/${ctx.names.stage}/${route.method}${route.resource.replace(/\{[^}]+\}/g, "*")}`);
+}
+
+/**
+ * What an IAM identity needs to call this API in "iam" mode, and no more:
+ * execute-api:Invoke on exactly its private routes, on this stage. Public
+ * routes and OPTIONS need no signature, so they are not listed.
+ */
+export function clientPolicy(ctx: Pick<DeployContext, "partition" | "region" | "account" | "names">, restApiId: string, routes: readonly Route[] = ROUTES): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "InvokeImageApi",
+        Effect: "Allow",
+        Action: "execute-api:Invoke",
+        Resource: routes.filter((r) => r.access === "private").map((r) => routeInvokeArn(ctx, restApiId, r)),
+      },
+    ],
+  };
 }
 
 export function endpointUrl(ctx: Pick<DeployContext, "partition" | "region" | "names">, restApiId: string): string {
@@ -186,7 +224,7 @@ export async function ensureRestApi(ctx: DeployContext, deps: RestApiDeps): Prom
       ),
     );
     if (api?.id === undefined) {
-      const planned = `${resourcePaths().length} resources, ${methodSpecs().length} methods, stage ${ctx.names.stage}`;
+      const planned = `${resourcePaths().length} resources, ${methodSpecs(ctx.config.auth).length} methods (auth ${ctx.config.auth}), stage ${ctx.names.stage}`;
       return { resource: RESOURCE, name, action: "created", detail: planned, ...outputs(ctx, "(new)") };
     }
   }
@@ -258,7 +296,7 @@ async function reconcileMethods(ctx: DeployContext, restApiId: string, functionA
   }
 
   const uri = integrationUri(ctx, functionArn);
-  const specs = methodSpecs();
+  const specs = methodSpecs(ctx.config.auth);
   for (const path of wanted) {
     const resource = byPath.get(path)!;
     const actual: Record<string, Method> = resource.resourceMethods ?? {};
@@ -279,7 +317,8 @@ async function reconcileMethod(ctx: DeployContext, restApiId: string, resource: 
   const putIntegration = () =>
     apigw.send(new PutIntegrationCommand({ restApiId, resourceId, httpMethod: spec.httpMethod, type: "AWS_PROXY", integrationHttpMethod: "POST", uri }));
 
-  if (actual !== undefined && (actual.apiKeyRequired !== spec.apiKeyRequired || actual.authorizationType !== "NONE")) {
+  // A method reported without apiKeyRequired does not require a key.
+  if (actual !== undefined && ((actual.apiKeyRequired ?? false) !== spec.apiKeyRequired || actual.authorizationType !== spec.authorizationType)) {
     // Recreated rather than patched: a method is not live until the next
     // deployment, so this is as safe as UpdateMethod, and it is the same path
     // as a first create (moto has no UpdateMethod).
@@ -288,7 +327,7 @@ async function reconcileMethod(ctx: DeployContext, restApiId: string, resource: 
   }
   if (actual === undefined) {
     await changes.apply(`method ${label}`, "apigateway:PUT", () =>
-      apigw.send(new PutMethodCommand({ restApiId, resourceId, httpMethod: spec.httpMethod, authorizationType: "NONE", apiKeyRequired: spec.apiKeyRequired })),
+      apigw.send(new PutMethodCommand({ restApiId, resourceId, httpMethod: spec.httpMethod, authorizationType: spec.authorizationType, apiKeyRequired: spec.apiKeyRequired })),
     );
     await changes.apply(`integration ${label}`, "apigateway:PUT", putIntegration);
     return;
@@ -336,6 +375,28 @@ async function getStage(ctx: DeployContext, restApiId: string): Promise<Stage | 
   });
 }
 
+/**
+ * A method's key in the stage's methodSettings: its resource path with "/"
+ * escaped as "~1" (JSON Pointer, as every patch path), then the HTTP method:
+ * "~1public~1images~1{id}~1{size}/GET". The patch path of one of its settings
+ * is "/" + key + "/throttling/rateLimit". See "MethodSetting ResourcePath" in
+ * the API Gateway and CloudFormation references.
+ */
+export function methodSettingKey(route: Pick<Route, "method" | "resource">): string {
+  return `${route.resource.replace(/~/g, "~0").replace(/\//g, "~1")}/${route.method}`;
+}
+
+/**
+ * Public routes carry no API key, so no usage plan meters them: each gets a
+ * stage throttle of its own (config.api.publicThrottle), which replaces the
+ * stage-wide one for that method, so anonymous traffic through signed URLs is
+ * bounded on its own terms.
+ */
+export function publicThrottleSettings(config: Pick<Config, "api">, routes: readonly Route[] = ROUTES): Record<string, { rateLimit: number; burstLimit: number }> {
+  const { rateLimit, burstLimit } = config.api.publicThrottle;
+  return Object.fromEntries(routes.filter((r) => r.access === "public").map((r) => [methodSettingKey(r), { rateLimit, burstLimit }]));
+}
+
 /** The stage's settings that differ from the desired ones, as UpdateStage patch operations. */
 function stagePatch(ctx: DeployContext, stage: Stage | undefined, deps: RestApiDeps): PatchOperation[] {
   // A log group ARN as DescribeLogGroups gives it ends in ":*", which API Gateway refuses.
@@ -348,6 +409,14 @@ function stagePatch(ctx: DeployContext, stage: Stage | undefined, deps: RestApiD
   // The stage-wide throttle also covers OPTIONS, which no usage plan meters.
   if (Number(all?.throttlingRateLimit) !== rateLimit) ops.push({ op: "replace", path: "/*/*/throttling/rateLimit", value: String(rateLimit) });
   if (Number(all?.throttlingBurstLimit) !== burstLimit) ops.push({ op: "replace", path: "/*/*/throttling/burstLimit", value: String(burstLimit) });
+  // The setting of a method no route has any more is not removed: nothing
+  // calls that method, and moto ignores "remove" on method settings, so the
+  // removal could not be proved here.
+  for (const [key, limits] of Object.entries(publicThrottleSettings(ctx.config))) {
+    const actual = stage?.methodSettings?.[key];
+    if (Number(actual?.throttlingRateLimit) !== limits.rateLimit) ops.push({ op: "replace", path: `/${key}/throttling/rateLimit`, value: String(limits.rateLimit) });
+    if (Number(actual?.throttlingBurstLimit) !== limits.burstLimit) ops.push({ op: "replace", path: `/${key}/throttling/burstLimit`, value: String(limits.burstLimit) });
+  }
   return ops;
 }
 

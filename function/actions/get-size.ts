@@ -1,13 +1,14 @@
 // GET /images/{id}/{size}: the variant's bytes, made on first request. Too
 // large for a Lambda response (6 MB including base64), it redirects to a
-// short-lived presigned S3 URL instead.
+// short-lived presigned S3 URL instead. An "auto" size is made in the format
+// the Accept header asks for, so its answers vary with Accept.
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RuntimeSettings } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
 import { header } from "../http/request.ts";
-import { binary } from "../http/response.ts";
-import type { ImageStore } from "../storage/image-store.ts";
-import { checkId, checkSize, needsOriginalFormat, renderAndStore, targetOf } from "../variants.ts";
+import { binary, type Headers } from "../http/response.ts";
+import { isUnchecked, type ImageStore, type OriginalMeta, type UncheckedOriginal } from "../storage/image-store.ts";
+import { checkId, checkSize, isAuto, needsOriginalFormat, renderAndStore, targetOf } from "../variants.ts";
 
 /** Base64 adds a third: 4.4 MB of bytes is about 5.9 MB in the response. */
 export const MAX_INLINE_BYTES = 4_400_000;
@@ -18,6 +19,8 @@ export const CACHE_CONTROL = "private, max-age=31536000";
 
 export interface GetSizeOptions {
   maxInlineBytes: number;
+  /** The public route's own caching; CACHE_CONTROL otherwise. */
+  cacheControl?: string;
 }
 
 export async function getSize(
@@ -28,28 +31,36 @@ export async function getSize(
 ): Promise<APIGatewayProxyResult & { bytesOut?: number }> {
   const id = checkId(event.pathParameters?.id);
   const size = checkSize(settings, event.pathParameters?.size);
+  const accept = header(event, "accept");
+  const cacheControl = options.cacheControl ?? CACHE_CONTROL;
+  const vary: Headers = isAuto(settings, size) ? { Vary: "Accept" } : {};
 
-  let original = undefined;
-  if (needsOriginalFormat(settings, size)) {
+  let original: OriginalMeta | UncheckedOriginal | undefined;
+  if (needsOriginalFormat(settings, size, accept)) {
     original = await store.headOriginal(id);
     if (original === undefined) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
   }
-  const target = targetOf(settings, id, size, original);
-  let stored = await store.getVariant(target.key);
-  if (stored === undefined || stored.meta.tag !== target.tag) {
-    const done = await renderAndStore(store, settings, id, [size]);
+  // An unchecked original (a presigned upload) has no known format yet: rendering checks it.
+  let stored;
+  if (original === undefined || !isUnchecked(original)) {
+    const target = targetOf(settings, id, size, original, accept);
+    stored = await store.getVariant(target.key);
+    if (stored !== undefined && stored.meta.tag !== target.tag) stored = undefined;
+  }
+  if (stored === undefined) {
+    const done = await renderAndStore(store, settings, id, [{ size, accept }]);
     const r = done.rendered[0]!;
     stored = { meta: r.meta, data: r.variant.data };
   }
 
   const { meta, data } = stored;
-  const headers = { "Content-Type": meta.contentType, ETag: meta.etag, "Cache-Control": CACHE_CONTROL };
+  const headers = { "Content-Type": meta.contentType, ETag: meta.etag, "Cache-Control": cacheControl, ...vary };
   if (meta.etag !== "" && header(event, "if-none-match") === meta.etag) {
-    return { statusCode: 304, headers: { ETag: meta.etag, "Cache-Control": CACHE_CONTROL }, body: "" };
+    return { statusCode: 304, headers: { ETag: meta.etag, "Cache-Control": cacheControl, ...vary }, body: "" };
   }
   if (data.length > options.maxInlineBytes) {
     const url = await store.presignVariant(meta.key, PRESIGN_SECONDS);
-    return { statusCode: 302, headers: { Location: url, "Cache-Control": "no-store" }, body: "" };
+    return { statusCode: 302, headers: { Location: url, "Cache-Control": "no-store", ...vary }, body: "" };
   }
   return { ...binary(data, headers), bytesOut: data.length };
 }

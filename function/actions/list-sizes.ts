@@ -1,12 +1,13 @@
 // GET /images/{id}: create every configured size that is missing or was made
-// with other settings (all of them with ?force=true), then list them.
+// with other settings (all of them with ?force=true), then list them, each
+// with a signed public URL when the API has a signing secret.
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RuntimeSettings } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
-import { query } from "../http/request.ts";
+import { header, query } from "../http/request.ts";
 import { json } from "../http/response.ts";
-import type { ImageStore, OriginalMeta, VariantMeta } from "../storage/image-store.ts";
-import { checkId, renderAndStore, targetOf } from "../variants.ts";
+import { isUnchecked, type ImageStore, type OriginalMeta, type VariantMeta } from "../storage/image-store.ts";
+import { checkId, hasAutoSizes, renderAndStore, targetOf } from "../variants.ts";
 import { apiBase, imageLink, sizeLink } from "./links.ts";
 
 function parseForce(value: string | undefined): boolean {
@@ -15,49 +16,74 @@ function parseForce(value: string | undefined): boolean {
   throw new ApiError("INVALID_REQUEST", `force must be "true" or "false", not "${value.slice(0, 20)}".`);
 }
 
-export async function listSizes(event: APIGatewayProxyEvent, settings: RuntimeSettings, store: ImageStore): Promise<APIGatewayProxyResult> {
+/** Makes a size's signed public URL from the API's base URL, when public URLs are on. */
+export type PublicUrlSigner = (base: string, id: string, size: string) => string;
+
+export async function listSizes(
+  event: APIGatewayProxyEvent,
+  settings: RuntimeSettings,
+  store: ImageStore,
+  publicUrl?: PublicUrlSigner,
+): Promise<APIGatewayProxyResult> {
   const id = checkId(event.pathParameters?.id);
   const force = parseForce(query(event, "force"));
-  let original: OriginalMeta | undefined = await store.headOriginal(id);
-  if (original === undefined) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
+  const accept = header(event, "accept");
+  const head = await store.headOriginal(id);
+  if (head === undefined) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
 
   const sizes = Object.keys(settings.sizes);
-  const targets = sizes.map((size) => targetOf(settings, id, size, original));
-  const existing = force ? targets.map(() => undefined) : await Promise.all(targets.map((t) => store.headVariant(t.key)));
   const found = new Map<string, VariantMeta>();
-  targets.forEach((t, i) => {
-    const meta = existing[i];
-    if (meta !== undefined && meta.tag === t.tag) found.set(t.size, meta);
-  });
+  // An unchecked original (a presigned upload) has no variants yet: rendering checks it first.
+  let original: OriginalMeta | undefined;
+  if (!isUnchecked(head)) {
+    original = head;
+    const targets = sizes.map((size) => targetOf(settings, id, size, head, accept));
+    const existing = force ? targets.map(() => undefined) : await Promise.all(targets.map((t) => store.headVariant(t.key)));
+    targets.forEach((t, i) => {
+      const meta = existing[i];
+      if (meta !== undefined && meta.tag === t.tag) found.set(t.size, meta);
+    });
+  }
   const missing = sizes.filter((size) => !found.has(size));
   const created = new Set<string>();
   if (missing.length > 0) {
-    const done = await renderAndStore(store, settings, id, missing);
+    const done = await renderAndStore(
+      store,
+      settings,
+      id,
+      missing.map((size) => ({ size, accept })),
+    );
     original = done.original;
     for (const r of done.rendered) {
       found.set(r.target.size, r.meta);
       created.add(r.target.size);
     }
   }
+  const o = original!;
 
   const base = apiBase(event);
-  return json(200, {
-    id,
-    original: { key: original.key, format: original.format, width: original.width, height: original.height, bytes: original.bytes, ...(original.name === undefined ? {} : { name: original.name }) },
-    variants: sizes.map((size) => {
-      const meta = found.get(size)!;
-      return {
-        size,
-        key: meta.key,
-        contentType: meta.contentType,
-        format: meta.contentType.replace(/^image\//, ""),
-        width: meta.width,
-        height: meta.height,
-        bytes: meta.bytes,
-        created: created.has(size),
-        link: sizeLink(base, id, size),
-      };
-    }),
-    links: { self: imageLink(base, id) },
-  });
+  return json(
+    200,
+    {
+      id,
+      original: { key: o.key, format: o.format, width: o.width, height: o.height, bytes: o.bytes, ...(o.name === undefined ? {} : { name: o.name }) },
+      variants: sizes.map((size) => {
+        const meta = found.get(size)!;
+        return {
+          size,
+          key: meta.key,
+          contentType: meta.contentType,
+          format: meta.contentType.replace(/^image\//, ""),
+          width: meta.width,
+          height: meta.height,
+          bytes: meta.bytes,
+          created: created.has(size),
+          link: sizeLink(base, id, size),
+          ...(publicUrl === undefined ? {} : { publicUrl: publicUrl(base, id, size) }),
+        };
+      }),
+      links: { self: imageLink(base, id) },
+    },
+    hasAutoSizes(settings) ? { Vary: "Accept" } : {},
+  );
 }

@@ -14,12 +14,17 @@ import { apiBase, imageLink, sizeLink } from "./links.ts";
 
 const JSON_SLACK = 64 * 1024; // room for the JSON around the base64 image
 
-/** A display name only: the last path segment, printable, at most 200 characters. */
+// A UTF-16 surrogate without its other half: not text, and encodeURIComponent throws on it.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** A display name only: the last path segment, printable, well-formed, at most 200 characters. */
 export function cleanName(name: unknown): string | undefined {
   if (name === undefined || name === null) return undefined;
   if (typeof name !== "string") throw new ApiError("INVALID_REQUEST", `"name" must be a string, not ${typeof name}.`);
   // eslint-disable-next-line no-control-regex
-  const base = name.split(/[/\\]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, 200);
+  const printable = name.split(/[/\\]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, "").trim();
+  // Cut first, so a pair cut in two at 200 loses its lone half too.
+  const base = printable.slice(0, 200).replace(LONE_SURROGATE, "");
   return base === "" ? undefined : base;
 }
 

@@ -7,8 +7,9 @@ export type Headers = Record<string, string>;
 
 export function corsHeaders(requestOrigin: string | undefined, allowed: readonly string[]): Headers {
   const base: Headers = {
-    "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type,X-Api-Key,Authorization,If-None-Match",
+    "Access-Control-Allow-Methods": "GET,POST,DELETE,OPTIONS",
+    // Authorization and the X-Amz-* headers: SigV4-signed calls in "iam" mode.
+    "Access-Control-Allow-Headers": "Content-Type,X-Api-Key,Authorization,If-None-Match,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256",
     "Access-Control-Expose-Headers": "ETag,Location",
     "Access-Control-Max-Age": "600",
   };
@@ -19,6 +20,25 @@ export function corsHeaders(requestOrigin: string | undefined, allowed: readonly
     return { ...base, "Access-Control-Allow-Origin": requestOrigin, Vary: "Origin" };
   }
   return { Vary: "Origin" };
+}
+
+/**
+ * Adds headers to a result's; Vary values are combined (an "auto" size varies
+ * with Accept, a list of CORS origins with Origin), other names are replaced.
+ */
+export function mergeHeaders(base: APIGatewayProxyResult["headers"], added: Headers): Headers {
+  const out: Headers = Object.fromEntries(Object.entries(base ?? {}).map(([k, v]) => [k, String(v)]));
+  for (const [name, value] of Object.entries(added)) {
+    const existing = Object.keys(out).find((k) => k.toLowerCase() === name.toLowerCase());
+    if (existing !== undefined && name.toLowerCase() === "vary") {
+      const values = [...new Set([...out[existing]!.split(","), ...value.split(",")].map((v) => v.trim()).filter((v) => v !== ""))];
+      out[existing] = values.join(", ");
+    } else {
+      if (existing !== undefined) delete out[existing];
+      out[name] = value;
+    }
+  }
+  return out;
 }
 
 export function json(statusCode: number, body: unknown, headers: Headers = {}): APIGatewayProxyResult {

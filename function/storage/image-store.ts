@@ -1,20 +1,25 @@
 // Where images live in the bucket, and every S3 call the handler makes.
 //   originals/{id}                 the upload, as sent (format sniffed)
 //   resized/{id}/{size}.{ext}      each variant, with its settings tag
-// S3 errors are translated here, at the call: not-found becomes `undefined`,
-// throttling and timeouts become 503 (retry), anything else 502.
+//   resized/{id}/_original.json    what checking an original that did not come
+//                                  through POST /images found (its format, size)
+// The function writes only under resized/, except POST /images's originals:
+// an S3 trigger scoped to originals/ can never fire for its own outputs.
+// S3 errors are translated here, at the call (s3-errors.ts): not-found becomes
+// `undefined`, throttling and timeouts become 503 (retry), anything else 502.
 import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  NoSuchKey,
-  NotFound,
+  ListObjectsV2Command,
   PutObjectCommand,
-  S3ServiceException,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import type { InputFormat } from "../../config/schema.ts";
+import { INPUT_FORMATS, type InputFormat } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
+import { isNotFound, translate } from "./s3-errors.ts";
 
 export interface OriginalMeta {
   id: string;
@@ -37,25 +42,48 @@ export interface VariantMeta {
   etag: string;
 }
 
-export const originalKey = (id: string) => `originals/${id}`;
-export const variantKey = (id: string, size: string, extension: string) => `resized/${id}/${size}.${extension}`;
-
-const TRANSIENT = new Set(["SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "ThrottlingException", "TimeoutError"]);
-
-function isNotFound(e: unknown): boolean {
-  // A missing bucket is a deployment fault, not a missing image.
-  if (e instanceof S3ServiceException && e.name === "NoSuchBucket") return false;
-  return e instanceof NoSuchKey || e instanceof NotFound || (e instanceof S3ServiceException && e.$metadata.httpStatusCode === 404);
+/**
+ * An original that did not come through POST /images (a presigned PUT, any
+ * direct write) and has not been checked yet: its format is unknown.
+ */
+export interface UncheckedOriginal {
+  id: string;
+  key: string;
+  bytes: number;
+  name?: string;
+  unchecked: true;
 }
 
-function translate(e: unknown, action: string): ApiError {
-  const name = (e as { name?: string }).name ?? "";
-  const status = e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined;
-  const code = (e as NodeJS.ErrnoException).code;
-  if (TRANSIENT.has(name) || (status !== undefined && status >= 500) || code === "ECONNREFUSED" || code === "ECONNRESET" || code === "ETIMEDOUT") {
-    return new ApiError("STORAGE_UNAVAILABLE", `${action}: S3 is unavailable (${name || code})`, { cause: e, retryAfter: 2 });
+export const isUnchecked = (o: OriginalMeta | UncheckedOriginal): o is UncheckedOriginal => "unchecked" in o;
+
+export interface StoredOriginal {
+  /** POST /images's record; format and dimensions mean something only when `posted`. */
+  meta: OriginalMeta;
+  /** Whether POST /images stored it (and checked it against the input limits). */
+  posted: boolean;
+  /** Undefined when the object is larger than the limit given: its body was not read. */
+  data?: Buffer;
+}
+
+export const originalKey = (id: string) => `originals/${id}`;
+export const variantPrefix = (id: string) => `resized/${id}/`;
+export const variantKey = (id: string, size: string, extension: string) => `${variantPrefix(id)}${size}.${extension}`;
+// "_" is not allowed in size names, so this never collides with a variant.
+export const originalRecordKey = (id: string) => `${variantPrefix(id)}_original.json`;
+// DeleteObjects takes at most 1000 keys.
+const DELETE_BATCH = 1000;
+
+/** POST /images writes the sniffed format into the metadata; other writers do not. */
+function isPosted(meta: Record<string, string> | undefined): boolean {
+  return (INPUT_FORMATS as readonly string[]).includes(meta?.format ?? "");
+}
+
+function decodeName(meta: Record<string, string> | undefined): string | undefined {
+  try {
+    return meta?.name === undefined ? undefined : decodeURIComponent(meta.name);
+  } catch {
+    return undefined;
   }
-  return new ApiError("STORAGE_ERROR", `${action}: S3 refused (${name || status})`, { cause: e });
 }
 
 function metaNumber(meta: Record<string, string> | undefined, key: string): number {
@@ -94,27 +122,126 @@ export class ImageStore {
     return { ...original, key };
   }
 
-  async headOriginal(id: string): Promise<OriginalMeta | undefined> {
+  /**
+   * The original's facts: from its metadata when POST /images stored it, else
+   * from the record written when it was first checked, else unchecked.
+   */
+  async headOriginal(id: string): Promise<OriginalMeta | UncheckedOriginal | undefined> {
+    const key = originalKey(id);
+    let head;
+    try {
+      head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw translate(e, "reading the original");
+    }
+    if (isPosted(head.Metadata)) return this.originalMeta(id, key, head.Metadata, head.ContentLength);
+    const name = decodeName(head.Metadata);
+    const record = await this.getOriginalRecord(id);
+    if (record !== undefined) return { ...record, id, key, bytes: head.ContentLength ?? 0, ...(name === undefined ? {} : { name }) };
+    return { id, key, bytes: head.ContentLength ?? 0, ...(name === undefined ? {} : { name }), unchecked: true };
+  }
+
+  /**
+   * The original's bytes, unless it is larger than `maxBytes(posted)`: then
+   * the body is not read at all (a direct write may be gigabytes).
+   */
+  async getOriginal(id: string, maxBytes: (posted: boolean) => number = () => Infinity): Promise<StoredOriginal | undefined> {
     const key = originalKey(id);
     try {
-      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return this.originalMeta(id, key, head.Metadata, head.ContentLength);
+      const got = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const posted = isPosted(got.Metadata);
+      if (got.ContentLength !== undefined && got.ContentLength > maxBytes(posted)) {
+        (got.Body as { destroy?: () => void } | undefined)?.destroy?.();
+        return { meta: this.originalMeta(id, key, got.Metadata, got.ContentLength), posted };
+      }
+      const data = Buffer.from(await got.Body!.transformToByteArray());
+      return { meta: this.originalMeta(id, key, got.Metadata, data.length), posted, data };
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw translate(e, "reading the original");
     }
   }
 
-  async getOriginal(id: string): Promise<{ meta: OriginalMeta; data: Buffer } | undefined> {
-    const key = originalKey(id);
+  /** Records what checking an original found, beside its variants (never under originals/). */
+  async putOriginalRecord(meta: OriginalMeta): Promise<void> {
+    const { format, width, height, hasAlpha } = meta;
     try {
-      const got = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      const data = Buffer.from(await got.Body!.transformToByteArray());
-      return { meta: this.originalMeta(id, key, got.Metadata, data.length), data };
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: originalRecordKey(meta.id),
+          Body: JSON.stringify({ format, width, height, hasAlpha }),
+          ContentType: "application/json",
+        }),
+      );
+    } catch (e) {
+      throw translate(e, "storing the original's record");
+    }
+  }
+
+  private async getOriginalRecord(id: string): Promise<Pick<OriginalMeta, "format" | "width" | "height" | "hasAlpha"> | undefined> {
+    let text: string;
+    try {
+      const got = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: originalRecordKey(id) }));
+      text = await got.Body!.transformToString();
     } catch (e) {
       if (isNotFound(e)) return undefined;
-      throw translate(e, "reading the original");
+      throw translate(e, "reading the original's record");
     }
+    try {
+      const r = JSON.parse(text) as { format?: unknown; width?: unknown; height?: unknown; hasAlpha?: unknown };
+      if (!(INPUT_FORMATS as readonly unknown[]).includes(r.format) || typeof r.width !== "number" || typeof r.height !== "number") return undefined;
+      return { format: r.format as InputFormat, width: r.width, height: r.height, hasAlpha: r.hasAlpha === true };
+    } catch {
+      return undefined; // unreadable: the original is checked again
+    }
+  }
+
+  /** Removes a rejected original (one that did not come through POST /images). */
+  async deleteOriginal(id: string): Promise<void> {
+    try {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: originalKey(id) }));
+    } catch (e) {
+      throw translate(e, "deleting a rejected original");
+    }
+  }
+
+  /** Deletes the original and every object under resized/{id}/; the keys deleted (none: no such image). */
+  async deleteImage(id: string): Promise<string[]> {
+    const keys = [...((await this.headOriginal(id)) === undefined ? [] : [originalKey(id)]), ...(await this.listKeys(variantPrefix(id)))];
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH);
+      let failed;
+      try {
+        const out = await this.s3.send(
+          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+        );
+        failed = out.Errors ?? [];
+      } catch (e) {
+        throw translate(e, "deleting an image");
+      }
+      if (failed.length > 0) {
+        const first = failed[0]!;
+        throw new ApiError("STORAGE_ERROR", `deleting an image: S3 refused ${failed.length} of ${batch.length} keys (first: ${first.Key}: ${first.Code})`);
+      }
+    }
+    return keys;
+  }
+
+  private async listKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      try {
+        const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token === undefined ? {} : { ContinuationToken: token }) }));
+        keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } catch (e) {
+        throw translate(e, "listing an image's variants");
+      }
+    } while (token !== undefined);
+    return keys;
   }
 
   async headVariant(key: string): Promise<VariantMeta | undefined> {
@@ -172,13 +299,35 @@ export class ImageStore {
     return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
   }
 
+  /**
+   * A presigned PUT of originals/{id}. Content-Type and Content-Length are
+   * signed headers: S3 refuses a PUT whose type or length differs. The name
+   * travels as x-amz-meta-name in the signed query string.
+   */
+  async presignOriginalUpload(id: string, upload: { contentType: string; contentLength: number; name?: string }, expiresInSeconds: number): Promise<string> {
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: originalKey(id),
+      ContentType: upload.contentType,
+      ContentLength: upload.contentLength,
+      ...(upload.name === undefined ? {} : { Metadata: { name: encodeURIComponent(upload.name) } }),
+    });
+    // The SDK (since 3.729) adds a CRC32 of the body to every PutObject, and
+    // presigning hoists it into the URL: the CRC32 of an empty body, which S3
+    // would hold the real upload to (BadDigest). The body is not known here.
+    command.middlewareStack.add(
+      (next) => (args) => {
+        const headers = (args.request as { headers?: Record<string, string> }).headers ?? {};
+        for (const name of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm$)/i.test(name)) delete headers[name];
+        return next(args);
+      },
+      { step: "build", priority: "low", name: "dropEmptyBodyChecksum" },
+    );
+    return getSignedUrl(this.s3, command, { expiresIn: expiresInSeconds, signableHeaders: new Set(["content-type", "content-length"]) });
+  }
+
   private originalMeta(id: string, key: string, meta: Record<string, string> | undefined, bytes: number | undefined): OriginalMeta {
-    let name: string | undefined;
-    try {
-      name = meta?.name === undefined ? undefined : decodeURIComponent(meta.name);
-    } catch {
-      name = undefined;
-    }
+    const name = decodeName(meta);
     return {
       id,
       key,

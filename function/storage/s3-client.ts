@@ -12,7 +12,9 @@ export function createS3Client(env: NodeJS.ProcessEnv = process.env, overrides: 
   return new S3Client({
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     maxAttempts: 3,
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 8_000 },
+    // Since @smithy/node-http-handler 4.x a requestTimeout only logs a warning
+    // unless told to throw: without this, a silent S3 would hold the request.
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 8_000, throwOnRequestTimeout: true },
     ...overrides,
   });
 }

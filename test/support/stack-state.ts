@@ -20,12 +20,14 @@ import { GetFunctionCommand, GetPolicyCommand } from "@aws-sdk/client-lambda";
 import {
   GetBucketEncryptionCommand,
   GetBucketLifecycleConfigurationCommand,
+  GetBucketNotificationConfigurationCommand,
   GetBucketOwnershipControlsCommand,
   GetBucketPolicyCommand,
   GetPublicAccessBlockCommand,
   ListBucketsCommand,
   ListObjectVersionsCommand,
 } from "@aws-sdk/client-s3";
+import { SIGNING_SECRET_ENV } from "../../config/runtime-env.ts";
 import type { AwsClients } from "../../deploy/aws-clients.ts";
 import { canonicalPolicy } from "../../deploy/resources/lambda-role.ts";
 import { STACK_TAG, type ResourceNames } from "../../deploy/names.ts";
@@ -92,6 +94,7 @@ export async function stackState(clients: AwsClients, names: ResourceNames): Pro
       encryption: (await orUndefined(() => clients.s3.send(new GetBucketEncryptionCommand({ Bucket }))))?.ServerSideEncryptionConfiguration,
       policy: canonicalPolicy((await orUndefined(() => clients.s3.send(new GetBucketPolicyCommand({ Bucket }))))?.Policy ?? "{}"),
       lifecycle: (await orUndefined(() => clients.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }))))?.Rules,
+      lambdaNotifications: (await orUndefined(() => clients.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket }))))?.LambdaFunctionConfigurations ?? [],
     })),
   );
 
@@ -129,6 +132,7 @@ export async function stackState(clients: AwsClients, names: ResourceNames): Pro
         stageName: s.stageName,
         deployment: deployments.find((d) => d.id === s.deploymentId)?.description,
         accessLog: s.accessLogSettings,
+        methodSettings: s.methodSettings,
       })),
       gatewayResponses: responses
         .filter((r) => r.responseType === "DEFAULT_4XX" || r.responseType === "DEFAULT_5XX")
@@ -160,7 +164,12 @@ export async function stackState(clients: AwsClients, names: ResourceNames): Pro
       Timeout: c.Timeout,
       Architectures: c.Architectures,
       Role: c.Role,
-      Environment: c.Environment?.Variables,
+      // The URL-signing secret is random: each deploy from empty makes another.
+      // What must hold is that there is one, so it stands as a placeholder.
+      Environment: c.Environment?.Variables && {
+        ...c.Environment.Variables,
+        ...(c.Environment.Variables[SIGNING_SECRET_ENV] ? { [SIGNING_SECRET_ENV]: "<ciphertext>" } : {}),
+      },
       CodeSha256: c.CodeSha256,
       tags: fn.Tags,
     };

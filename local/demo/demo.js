@@ -1,0 +1,180 @@
+// The demo page's script: upload the picked or dropped image, make every size,
+// fetch each one with the API key and show them side by side. Plain browser
+// JavaScript, no build step, no dependency. It uses only the API's documented
+// routes (POST /images, GET /images/{id}, GET /images/{id}/{size}), so it works
+// against `npm start` and a deployed API alike (whose cors.origins must then
+// allow this page's origin).
+/* global document, window, fetch, URL, performance */
+
+const $ = (id) => document.getElementById(id);
+const main = $("demo");
+const form = { url: $("api-url"), key: $("api-key"), file: $("file"), drop: $("drop") };
+const out = { status: $("status"), error: $("error"), original: $("original"), originalSection: $("original-section"), sizes: $("sizes"), sizesSection: $("sizes-section") };
+
+/** An answer of the API that is not 2xx, or a request that never got one. */
+class ApiProblem extends Error {}
+
+const number = new Intl.NumberFormat("en");
+
+function readConfig() {
+  try {
+    const config = JSON.parse($("imgapi-config").textContent ?? "");
+    return typeof config === "object" && config !== null ? config : {};
+  } catch {
+    // The page opened without a server filling the placeholder in.
+    return {};
+  }
+}
+
+function formatBytes(bytes) {
+  if (bytes < 1024) return `${number.format(bytes)} bytes`;
+  const unit = bytes < 1024 * 1024 ? ["KB", 1024] : ["MB", 1024 * 1024];
+  return `${(bytes / unit[1]).toFixed(1)} ${unit[0]} (${number.format(bytes)} bytes)`;
+}
+
+function apiBase() {
+  const typed = form.url.value.trim().replace(/\/+$/, "");
+  return typed === "" ? window.location.origin : typed;
+}
+
+/** What API Gateway's own answers (no error code) usually mean. */
+const GATEWAY_HINTS = {
+  Forbidden: "The x-api-key is missing or wrong: check the API key above.",
+  "Missing Authentication Token": "No such route: check the base URL (a deployed one ends with its stage, such as /prod).",
+  "Too Many Requests": "Over the usage plan's rate: wait a moment, or raise api.throttle.",
+  "Limit Exceeded": "Over the usage plan's quota: wait for the next period, or raise api.quota.",
+};
+
+/** The API's own words: {"error": {code, message}} from the function, {"message"} from API Gateway. */
+async function problemOf(res) {
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (body?.error?.code !== undefined) return new ApiProblem(`${res.status} ${body.error.code}: ${body.error.message}`);
+  if (typeof body?.message === "string") {
+    const hint = GATEWAY_HINTS[body.message];
+    return new ApiProblem(`${res.status} ${body.message}${hint === undefined ? "" : `. ${hint}`}`);
+  }
+  return new ApiProblem(`${res.status} ${res.statusText || "error"}${text === "" ? "" : `: ${text.slice(0, 200)}`}`);
+}
+
+async function call(base, path, init) {
+  let res;
+  try {
+    res = await fetch(`${base}${path}`, { ...init, headers: { "x-api-key": form.key.value, ...init?.headers } });
+  } catch (e) {
+    // The browser tells scripts nothing more: a wrong URL, the API down, or CORS refused.
+    throw new ApiProblem(
+      `Could not reach ${base} (${e.message}). Check the base URL; a deployed API must list this page's origin (${window.location.origin}) in cors.origins.`,
+    );
+  }
+  if (!res.ok) throw await problemOf(res);
+  return res;
+}
+
+let shown = [];
+function clearResults() {
+  for (const url of shown) URL.revokeObjectURL(url);
+  shown = [];
+  out.sizes.replaceChildren();
+  out.original.textContent = "";
+  out.sizesSection.hidden = true;
+  out.originalSection.hidden = true;
+  out.error.hidden = true;
+  out.error.textContent = "";
+}
+
+function setState(state, message) {
+  main.dataset.state = state;
+  out.status.textContent = message;
+}
+
+async function showSize(base, id, variant) {
+  const res = await call(base, `/images/${encodeURIComponent(id)}/${encodeURIComponent(variant.size)}`);
+  const blob = await res.blob();
+  const url = URL.createObjectURL(blob);
+  shown.push(url);
+
+  const item = document.createElement("li");
+  const figure = document.createElement("figure");
+  const img = document.createElement("img");
+  const caption = document.createElement("figcaption");
+  Object.assign(item.dataset, { size: variant.size, width: variant.width, height: variant.height, bytes: blob.size, format: variant.format });
+  img.alt = `${variant.size}, ${variant.width} × ${variant.height}`;
+  img.src = url;
+  const name = document.createElement("strong");
+  name.textContent = variant.size;
+  caption.append(name, ` ${variant.width} × ${variant.height} · ${formatBytes(blob.size)} · ${variant.format}`);
+  figure.append(img, caption);
+  item.append(figure);
+  // Decoded before it is shown as done, so what the page says is what it shows.
+  await img.decode();
+  return item;
+}
+
+let run = 0;
+async function upload(file) {
+  const mine = ++run;
+  const started = performance.now();
+  const base = apiBase();
+  clearResults();
+  try {
+    setState("busy", `Uploading ${file.name} (${formatBytes(file.size)}) to ${base}…`);
+    const type = file.type === "" ? "application/octet-stream" : file.type;
+    const uploaded = await (await call(base, `/images?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file, headers: { "Content-Type": type } })).json();
+    if (mine !== run) return;
+    const o = uploaded.original;
+    out.original.textContent = `${o.name ?? file.name}: ${o.format} ${o.width} × ${o.height}, ${formatBytes(o.bytes)}, id ${uploaded.id}`;
+    out.originalSection.hidden = false;
+
+    setState("busy", "Making every size…");
+    const listed = await (await call(base, `/images/${encodeURIComponent(uploaded.id)}`)).json();
+    if (mine !== run) return;
+    setState("busy", `Fetching ${listed.variants.length} sizes…`);
+    const items = await Promise.all(listed.variants.map((v) => showSize(base, uploaded.id, v)));
+    if (mine !== run) return;
+    out.sizes.replaceChildren(...items);
+    out.sizesSection.hidden = false;
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    setState("done", `Done: ${items.length} sizes of ${file.name} in ${seconds} s.`);
+  } catch (e) {
+    if (mine !== run) return;
+    out.error.textContent = e instanceof ApiProblem ? e.message : `Unexpected error: ${e.message}`;
+    out.error.hidden = false;
+    setState("error", "Failed: see the message below.");
+  }
+}
+
+function start() {
+  const config = readConfig();
+  if (typeof config.apiUrl === "string") form.url.value = config.apiUrl;
+  if (typeof config.apiKey === "string") form.key.value = config.apiKey;
+  if (typeof config.notice === "string") {
+    $("notice").textContent = config.notice;
+    $("notice").hidden = false;
+  }
+
+  form.file.addEventListener("change", () => {
+    const file = form.file.files?.[0];
+    if (file !== undefined) void upload(file);
+  });
+  form.drop.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    form.drop.classList.add("over");
+  });
+  form.drop.addEventListener("dragleave", () => form.drop.classList.remove("over"));
+  form.drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    form.drop.classList.remove("over");
+    const file = e.dataTransfer?.files?.[0];
+    if (file !== undefined) void upload(file);
+  });
+  $("form").addEventListener("submit", (e) => e.preventDefault());
+  main.dataset.state = "ready";
+}
+
+start();
