@@ -2,7 +2,11 @@
 // codes, and output a person can follow (colours only on a TTY) or a script
 // can parse (--json).
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ConfigError, loadConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { createClients, type AwsClients } from "./aws-clients.ts";
 import type { StepReport } from "./context.ts";
+import { DeployError } from "./errors.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -72,4 +76,51 @@ export function progressPrinter(json: boolean): (message: string) => void {
   return (message) => {
     if (!json || process.stderr.isTTY) process.stderr.write(`${colour.dim(`  ... ${message}`)}\n`);
   };
+}
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+/** Parses the flags and answers --help: the flags to go on with, or the exit code to stop with. */
+export function readFlags(argv: string[], flags: Record<string, FlagSpec>, usage: string, summary: string): Flags | number {
+  let values: Flags;
+  try {
+    values = parseFlags(argv, flags);
+  } catch (e) {
+    console.error((e as Error).message);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    process.stdout.write(helpText(usage, summary, flags));
+    return EXIT.ok;
+  }
+  return values;
+}
+
+/** config.json (or --config), --region overriding it; a bad file is reported and exits 2. */
+export function configFromFlags(flags: Flags): Config | number {
+  try {
+    return loadConfig(String(flags.config ?? "config.json"), { region: flags.region as string | undefined });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(e.message);
+    return EXIT.usage;
+  }
+}
+
+/** One client per service for --profile and --endpoint-url, in the config's region. */
+export function clientsFromFlags(flags: Flags, config: Config): AwsClients {
+  return createClients({
+    region: config.region,
+    ...(typeof flags.profile === "string" ? { profile: flags.profile } : {}),
+    ...(typeof flags["endpoint-url"] === "string" ? { endpoint: flags["endpoint-url"] } : {}),
+  });
+}
+
+/** Reports a failed run (as JSON too with --json) and gives exit code 1. */
+export function reportFailure(what: string, e: unknown, json: boolean): number {
+  const message = e instanceof DeployError ? e.message : `${(e as Error).name}: ${(e as Error).message}`;
+  if (json) console.log(JSON.stringify({ ok: false, error: { code: e instanceof DeployError ? e.code : (e as Error).name, message } }, null, 2));
+  console.error(colour.red(`${what} failed: ${message}`));
+  if (!(e instanceof DeployError) && process.env.IMGAPI_DEBUG) console.error(e);
+  return EXIT.failed;
 }

@@ -1,10 +1,8 @@
 // npx tsx deploy/index.ts: stand up (or bring up to date) the whole image API
 // in your AWS account. Safe to run again at any time: unchanged resources are
 // left alone, and a run that stopped half-way is finished.
-import { ConfigError, loadConfig } from "../config/load.ts";
-import { createClients, destroyClients } from "./aws-clients.ts";
-import { COMMON_FLAGS, EXIT, UsageError, colour, formatStep, helpText, parseFlags, progressPrinter, type FlagSpec } from "./cli.ts";
-import { DeployError } from "./errors.ts";
+import { destroyClients } from "./aws-clients.ts";
+import { COMMON_FLAGS, EXIT, UsageError, clientsFromFlags, colour, configFromFlags, formatStep, progressPrinter, readFlags, reportFailure, type FlagSpec } from "./cli.ts";
 import { deploy, type DeployResult } from "./run.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -63,35 +61,14 @@ function printIamUsage(o: DeployResult["outputs"]): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(argv, FLAGS);
-  } catch (e) {
-    console.error((e as Error).message);
-    return EXIT.usage;
-  }
-  if (flags.help) {
-    process.stdout.write(helpText(USAGE, SUMMARY, FLAGS));
-    return EXIT.ok;
-  }
+  const flags = readFlags(argv, FLAGS, USAGE, SUMMARY);
+  if (typeof flags === "number") return flags;
   const json = flags.json === true;
   const dryRun = flags["dry-run"] === true;
   const rotateSigningSecret = flags["rotate-signing-secret"] === true;
-  let config;
-  try {
-    config = loadConfig(String(flags.config ?? "config.json"), { region: flags.region as string | undefined });
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      return EXIT.usage;
-    }
-    throw e;
-  }
-  const clients = createClients({
-    region: config.region,
-    ...(typeof flags.profile === "string" ? { profile: flags.profile } : {}),
-    ...(typeof flags["endpoint-url"] === "string" ? { endpoint: flags["endpoint-url"] } : {}),
-  });
+  const config = configFromFlags(flags);
+  if (typeof config === "number") return config;
+  const clients = clientsFromFlags(flags, config);
   try {
     if (!json) console.log(colour.bold(`${dryRun ? "Planning" : "Deploying"} stack ${config.stackName} in ${config.region}`));
     const result = await deploy({
@@ -108,11 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     else printOutputs(result, dryRun);
     return EXIT.ok;
   } catch (e) {
-    const message = e instanceof DeployError ? e.message : `${(e as Error).name}: ${(e as Error).message}`;
-    if (json) console.log(JSON.stringify({ ok: false, error: { code: e instanceof DeployError ? e.code : (e as Error).name, message } }, null, 2));
-    console.error(colour.red(`Deploy failed: ${message}`));
-    if (!(e instanceof DeployError) && process.env.IMGAPI_DEBUG) console.error(e);
-    return EXIT.failed;
+    return reportFailure("Deploy", e, json);
   } finally {
     destroyClients(clients);
   }

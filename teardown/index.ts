@@ -1,10 +1,8 @@
 // npx tsx teardown/index.ts: remove everything deploy made for a stack. Safe to
 // run twice. Images and audit logs are kept unless --delete-data says otherwise.
 import { createInterface } from "node:readline/promises";
-import { ConfigError, loadConfig } from "../config/load.ts";
-import { createClients, destroyClients } from "../deploy/aws-clients.ts";
-import { COMMON_FLAGS, EXIT, colour, formatStep, helpText, parseFlags, progressPrinter, type FlagSpec } from "../deploy/cli.ts";
-import { DeployError } from "../deploy/errors.ts";
+import { destroyClients } from "../deploy/aws-clients.ts";
+import { COMMON_FLAGS, EXIT, clientsFromFlags, colour, configFromFlags, formatStep, progressPrinter, readFlags, reportFailure, type FlagSpec } from "../deploy/cli.ts";
 import { teardown } from "./run.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -27,30 +25,13 @@ async function confirm(stack: string, deleteData: boolean): Promise<boolean> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(argv, FLAGS);
-  } catch (e) {
-    console.error((e as Error).message);
-    return EXIT.usage;
-  }
-  if (flags.help) {
-    process.stdout.write(helpText(USAGE, SUMMARY, FLAGS));
-    return EXIT.ok;
-  }
+  const flags = readFlags(argv, FLAGS, USAGE, SUMMARY);
+  if (typeof flags === "number") return flags;
   const json = flags.json === true;
   const dryRun = flags["dry-run"] === true;
   const deleteData = flags["delete-data"] === true;
-  let config;
-  try {
-    config = loadConfig(String(flags.config ?? "config.json"), { region: flags.region as string | undefined });
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      return EXIT.usage;
-    }
-    throw e;
-  }
+  const config = configFromFlags(flags);
+  if (typeof config === "number") return config;
   if (!dryRun && flags.yes !== true) {
     if (!process.stdin.isTTY) {
       console.error("Refusing to tear down without confirmation: pass --yes (stdin is not a terminal).");
@@ -61,11 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
   }
-  const clients = createClients({
-    region: config.region,
-    ...(typeof flags.profile === "string" ? { profile: flags.profile } : {}),
-    ...(typeof flags["endpoint-url"] === "string" ? { endpoint: flags["endpoint-url"] } : {}),
-  });
+  const clients = clientsFromFlags(flags, config);
   try {
     if (!json) console.log(colour.bold(`${dryRun ? "Planning teardown of" : "Tearing down"} stack ${config.stackName} in ${config.region}${deleteData ? " (with its data)" : ""}`));
     const result = await teardown({
@@ -89,10 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return EXIT.ok;
   } catch (e) {
-    const message = e instanceof DeployError ? e.message : `${(e as Error).name}: ${(e as Error).message}`;
-    if (json) console.log(JSON.stringify({ ok: false, error: { code: e instanceof DeployError ? e.code : (e as Error).name, message } }, null, 2));
-    console.error(colour.red(`Teardown failed: ${message}`));
-    return EXIT.failed;
+    return reportFailure("Teardown", e, json);
   } finally {
     destroyClients(clients);
   }
