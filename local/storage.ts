@@ -1,8 +1,13 @@
 // Local mode's S3: s3rver started in-process, its data under the git-ignored
 // .local/s3, the bucket created on start. The handler reaches it through
 // createS3Client, the same code path as in Lambda; only the endpoint differs.
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { createHash, randomUUID } from "node:crypto";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, resolve } from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
@@ -43,6 +48,66 @@ export interface LocalS3Options {
   bucket?: string;
 }
 
+interface StoredObject {
+  bucket: string;
+  key: string;
+  content: Buffer | Readable;
+  metadata: Record<string, string>;
+}
+interface FilesystemStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5?: string): Promise<void>;
+  putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+}
+
+const { ALLOWED_METADATA } = createRequire(import.meta.url)("s3rver/lib/models/object.js") as { ALLOWED_METADATA: string[] };
+
+/** Writes beside the target, then renames over it: a reader sees the old file or the new one, never a part. */
+async function replaceFile(target: string, write: (temp: string) => Promise<unknown>): Promise<void> {
+  const temp = `${target}.${randomUUID()}.partial`;
+  try {
+    await write(temp);
+    await rename(temp, target);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * s3rver 3.7.1 writes an object's bytes and its metadata file in place
+ * (truncate, then write; the PUT may even be answered before the bytes are on
+ * disk): a GET during a PUT of the same key, as when two requests make the same
+ * size at once, reads a partial object, and concurrent PUTs of one key can
+ * interleave its metadata. S3 replaces an object atomically; so do these.
+ */
+function atomicPuts(server: S3rver): void {
+  const store = (server as unknown as { store: FilesystemStore }).store;
+  store.putMetadata = async function putMetadata(bucket, key, metadata, md5) {
+    const json = Object.fromEntries(Object.entries(metadata).filter(([k]) => ALLOWED_METADATA.includes(k) || k.startsWith("x-amz-meta-")));
+    if (md5) await replaceFile(this.getResourcePath(bucket, key, "object.md5"), (temp) => writeFile(temp, md5));
+    await replaceFile(this.getResourcePath(bucket, key, "metadata.json"), (temp) => writeFile(temp, JSON.stringify(json, null, 2)));
+  };
+  store.putObject = async function putObject(object) {
+    const target = this.getResourcePath(object.bucket, object.key, "object");
+    await mkdir(dirname(target), { recursive: true });
+    const md5 = createHash("md5");
+    let size = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        md5.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const source = Buffer.isBuffer(object.content) ? [object.content] : object.content;
+    await replaceFile(target, (temp) => pipeline(source, count, createWriteStream(temp)));
+    const digest = md5.digest("hex");
+    await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
+  };
+}
+
 export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS3> {
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
   const bucket = options.bucket ?? LOCAL_BUCKET;
@@ -55,6 +120,7 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
     // Creates the bucket, or keeps it and its objects when it is already there.
     configureBuckets: [{ name: bucket, configs: [] }],
   });
+  atomicPuts(server);
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const client = localS3Client(endpoint);

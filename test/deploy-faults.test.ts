@@ -214,7 +214,10 @@ describe("lost answers", () => {
     }
     summary.lostAnswers += proxy.faulted("lost");
     proxy.clear();
-    console.log(`deploy-faults: ${kinds.size} kinds of mutating call lost their answer once; ${stops.length} runs stopped before one completed${stops.length > 0 ? `: ${stops.join(" | ")}` : ""}`);
+    const byMessage = new Map<string, number>();
+    for (const stop of stops) byMessage.set(stop, (byMessage.get(stop) ?? 0) + 1);
+    const listed = [...byMessage].map(([m, n]) => (n > 1 ? `${m} (x${n})` : m)).join(" | ");
+    console.log(`deploy-faults: ${kinds.size} kinds of mutating call lost their answer once; ${stops.length} runs stopped before one completed${stops.length > 0 ? `: ${listed}` : ""}`);
     const again = await deploy({ config, clients: direct, zip: ZIP });
     assert.ok(again.resources.every((r) => r.action === "unchanged"), `not converged: ${JSON.stringify(again.resources.filter((r) => r.action !== "unchanged"))}`);
     assert.deepEqual(await stackState(direct, names), reference, "the same state as an undisturbed deploy: no duplicate API, key, plan or trail");

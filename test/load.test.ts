@@ -46,7 +46,6 @@ test("every request is answered, with no error but the known partial reads", () 
 
 test(
   "no variant is ever served partial, even while another request rewrites it",
-  { todo: "local-mode bug: s3rver 3.7.1 writes objects in place, so a GET during a concurrent re-render reads a partial variant (fix: atomic puts in local/storage.ts)" },
   () => {
     assert.equal(report.partialReads, 0, report.errorSamples.join("\n"));
   },
@@ -61,7 +60,6 @@ test("every uploaded image and every variant served is in the bucket afterwards,
 
 test(
   "no object is left unreadable by concurrent writes of the same key, and the bucket still lists",
-  { todo: "local-mode bug: s3rver 3.7.1 writes an object's metadata file in place; concurrent PUTs of one key with different metadata interleave it, and that key then fails with InternalError for good (fix: atomic puts in local/storage.ts)" },
   () => {
     assert.deepEqual(report.stored.unreadable, []);
     assert.equal(report.stored.listing, "ok");
@@ -76,7 +74,6 @@ test(`the server's memory stays flat: what it keeps grows less than ${options.he
 
 test(
   "the local S3 replaces an object atomically: reads during concurrent rewrites of one key get it whole, and it stays readable",
-  { todo: "local-mode bug: s3rver 3.7.1 truncates and rewrites an object's file and its metadata in place (and answers the PUT before the bytes are on disk); fix: atomic puts in local/storage.ts" },
   async () => {
     // What a stampede does to one variant in local mode, without the image work:
     // several PUTs of the same key (differing only in metadata) while it is read.
