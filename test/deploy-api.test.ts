@@ -14,6 +14,7 @@ import {
   DeleteUsagePlanCommand,
   GetAccountCommand,
   GetApiKeysCommand,
+  CreateRestApiCommand,
   GetDeploymentsCommand,
   GetGatewayResponsesCommand,
   GetResourcesCommand,
@@ -388,6 +389,16 @@ describe("REST API, permission, usage plan", () => {
     const served = (await aws.apigw.send(new GetDeploymentsCommand({ restApiId }))).items?.find((d) => d.id === stage.deploymentId);
     assert.equal(served?.description, `${DEFINITION_PREFIX}${definitionHash(context({ config: oneOrigin }), first.fn.functionArn)}`);
     assert.deepEqual((await run(() => ensureRestApi(context({ config: oneOrigin }), { functionArn: first.fn.functionArn, accessLogGroupArn: prereq.accessLogGroupArn }))).mutations, []);
+  });
+
+  test("an undeployed twin left by a lost CreateRestApi answer is deleted, the deployed API kept", async () => {
+    const first = await deployApi(context());
+    // What the SDK's retry of a POST whose answer was lost leaves: a second, empty API of the same name and tag.
+    await aws.apigw.send(new CreateRestApiCommand({ name: names.restApi, tags: { "imgapi:stack": names.stack } }));
+    const healed = await run(() => ensureRestApi(context(), { functionArn: first.fn.functionArn, accessLogGroupArn: prereq.accessLogGroupArn }));
+    assert.equal(healed.report.restApiId, first.api.restApiId, "the deployed API is kept");
+    assert.deepEqual(healed.mutations, ["DeleteRestApi"]);
+    assert.equal(await ourApiId(), first.api.restApiId);
   });
 
   test("an account that already has a CloudWatch role keeps it", async () => {

@@ -177,20 +177,60 @@ function outputs(ctx: DeployContext, restApiId: string): RestApiOutputs {
   return { restApiId, endpointUrl: endpointUrl(ctx, restApiId), stageArn: stageArn(ctx, restApiId) };
 }
 
-export async function findRestApi(ctx: DeployContext): Promise<RestApi | undefined> {
+/** Every API of this stack: its name and its stack tag. */
+async function findRestApis(ctx: DeployContext): Promise<RestApi[]> {
   const name = ctx.names.restApi;
-  const matches = await step("finding", RESOURCE, name, "apigateway:GET", async () => {
+  return step("finding", RESOURCE, name, "apigateway:GET", async () => {
     const found: RestApi[] = [];
     for await (const page of paginateGetRestApis({ client: ctx.clients.apigw, pageSize: 500 }, {})) {
       for (const api of page.items ?? []) if (api.name === name && api.tags?.[STACK_TAG] === ctx.names.stack) found.push(api);
     }
     return found;
   });
-  if (matches.length > 1) {
-    const ids = matches.map((a) => a.id).join(", ");
-    throw new DeployError("finding", RESOURCE, name, "AmbiguousRestApi", `${matches.length} APIs (${ids}) carry this name and the tag ${STACK_TAG}=${ctx.names.stack}: delete the extra ones (aws apigateway delete-rest-api --rest-api-id ID) and run again.`);
-  }
+}
+
+function ambiguous(ctx: DeployContext, apis: RestApi[]): DeployError {
+  const ids = apis.map((a) => a.id).join(", ");
+  return new DeployError("finding", RESOURCE, ctx.names.restApi, "AmbiguousRestApi", `${apis.length} APIs (${ids}) carry this name and the tag ${STACK_TAG}=${ctx.names.stack}: delete the extra ones (aws apigateway delete-rest-api --rest-api-id ID) and run again.`);
+}
+
+export async function findRestApi(ctx: DeployContext): Promise<RestApi | undefined> {
+  const matches = await findRestApis(ctx);
+  if (matches.length > 1) throw ambiguous(ctx, matches);
   return matches[0];
+}
+
+/**
+ * CreateRestApi is not idempotent: when its answer is lost, the SDK's retry of
+ * the POST makes a second API of the same name. Such a twin was never deployed
+ * (the run stopped right after), so the duplicates without a deployment are
+ * deleted and the deployed (or else the oldest) one is kept. Two deployed APIs
+ * are a real conflict for a person to settle.
+ */
+async function dropUndeployedTwins(ctx: DeployContext, apis: RestApi[]): Promise<RestApi> {
+  const deployed: RestApi[] = [];
+  for (const api of apis) {
+    const page = await step("listing deployments of", RESOURCE, ctx.names.restApi, "apigateway:GET", async () => {
+      for await (const p of paginateGetDeployments({ client: ctx.clients.apigw }, { restApiId: api.id })) return p.items ?? [];
+      return [];
+    });
+    if (page.length > 0) deployed.push(api);
+  }
+  if (deployed.length > 1) throw ambiguous(ctx, deployed);
+  const byAge = [...apis].sort((a, b) => (a.createdDate?.getTime() ?? 0) - (b.createdDate?.getTime() ?? 0) || String(a.id).localeCompare(String(b.id)));
+  const keep = deployed[0] ?? byAge[0]!;
+  for (const twin of apis.filter((a) => a.id !== keep.id)) {
+    await mutate(ctx, () =>
+      step("deleting an undeployed duplicate of", RESOURCE, ctx.names.restApi, "apigateway:DELETE", async () => {
+        try {
+          await ctx.clients.apigw.send(new DeleteRestApiCommand({ restApiId: twin.id! }));
+        } catch (e) {
+          if (!isNotFound(e, "NotFoundException")) throw e;
+        }
+      }),
+    );
+  }
+  return keep;
 }
 
 /** Records what changed and sends the call unless this is a dry run. */
@@ -205,7 +245,8 @@ class Changes {
 
 export async function ensureRestApi(ctx: DeployContext, deps: RestApiDeps): Promise<StepReport & RestApiOutputs> {
   const name = ctx.names.restApi;
-  let api = await findRestApi(ctx);
+  const matches = await findRestApis(ctx);
+  let api = matches.length > 1 ? await dropUndeployedTwins(ctx, matches) : matches[0];
   let created = false;
   if (api === undefined) {
     created = true;
@@ -474,16 +515,19 @@ async function updateStage(ctx: DeployContext, restApiId: string, patchOperation
 
 export async function removeRestApi(ctx: DeployContext): Promise<StepReport> {
   const name = ctx.names.restApi;
-  const api = await findRestApi(ctx);
-  if (api?.id === undefined) return { resource: RESOURCE, name, action: "absent" };
-  await mutate(ctx, () =>
-    step("deleting", RESOURCE, name, "apigateway:DELETE", async () => {
-      try {
-        await ctx.clients.apigw.send(new DeleteRestApiCommand({ restApiId: api.id! }));
-      } catch (e) {
-        if (!isNotFound(e, "NotFoundException")) throw e;
-      }
-    }),
-  );
-  return { resource: RESOURCE, name, action: "deleted", detail: api.id };
+  // Every API of the stack goes, a lost-answer twin included.
+  const apis = await findRestApis(ctx);
+  if (apis.length === 0) return { resource: RESOURCE, name, action: "absent" };
+  for (const api of apis) {
+    await mutate(ctx, () =>
+      step("deleting", RESOURCE, name, "apigateway:DELETE", async () => {
+        try {
+          await ctx.clients.apigw.send(new DeleteRestApiCommand({ restApiId: api.id! }));
+        } catch (e) {
+          if (!isNotFound(e, "NotFoundException")) throw e;
+        }
+      }),
+    );
+  }
+  return { resource: RESOURCE, name, action: "deleted", detail: apis.map((a) => a.id).join(", ") };
 }
