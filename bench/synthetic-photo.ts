@@ -4,18 +4,7 @@
 // has the mix of smooth areas and fine texture that makes a camera JPEG's
 // entropy decoding cost what it does, and the same bytes on every run.
 import sharp from "sharp";
-
-/** mulberry32: tiny, fast, and the same sequence everywhere for a seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { mulberry32 } from "../test/support/seeded-random.ts";
 
 /** Coloured value noise: a small random RGB image upscaled smoothly to the full size. */
 async function octave(rand: () => number, cells: number, width: number, height: number, blur: number): Promise<Buffer> {
@@ -37,7 +26,7 @@ export interface SyntheticPhotoOptions {
 
 /** The raw RGB pixels (before JPEG encoding) of the synthetic photo. */
 export async function syntheticPixels({ width, height, seed = 24 }: SyntheticPhotoOptions): Promise<Buffer> {
-  const rand = random(seed);
+  const rand = mulberry32(seed);
   // Large soft shapes, mid-size detail, and small texture; weights add to 1.
   const coarse = await octave(rand, 12, width, height, 0);
   const middle = await octave(rand, 120, width, height, 0);

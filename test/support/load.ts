@@ -19,6 +19,7 @@ import { runtimeSettingsOf } from "../../config/runtime-env.ts";
 import { startLocalServer } from "../../local/server.ts";
 import { startLocalS3 } from "../../local/storage.ts";
 import { FIXTURES_DIR } from "./fixtures.ts";
+import { mulberry32 } from "./seeded-random.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const SIZES = ["thumbnail", "medium", "large"] as const;
@@ -85,17 +86,6 @@ export interface LoadReport {
 const SOURCES = ["valid/sharp_flowers.jpeg", "valid/sharp_4.webp", "valid/sharp_blackbug.png", "exif/recurser_Landscape_6.jpg", "valid/sharp_concert.jpg", "valid/sharp_Crash_test.gif", "valid/sharp_5_webp_a.webp", "valid/image-rs_progressive_cat.jpg"];
 
 class PartialRead extends Error {}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
 const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
