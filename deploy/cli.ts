@@ -124,3 +124,16 @@ export function reportFailure(what: string, e: unknown, json: boolean): number {
   if (!(e instanceof DeployError) && process.env.IMGAPI_DEBUG) console.error(e);
   return EXIT.failed;
 }
+
+/** Runs a CLI's main() when its file is the script node was started with, exiting with its code. */
+export function runAsScript(moduleUrl: string, main: (argv: string[]) => Promise<number>): void {
+  if (moduleUrl !== `file://${process.argv[1]}`) return;
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(e instanceof UsageError ? e.message : e);
+      process.exit(e instanceof UsageError ? EXIT.usage : EXIT.failed);
+    },
+  );
+}

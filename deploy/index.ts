@@ -2,7 +2,7 @@
 // in your AWS account. Safe to run again at any time: unchanged resources are
 // left alone, and a run that stopped half-way is finished.
 import { destroyClients } from "./aws-clients.ts";
-import { COMMON_FLAGS, EXIT, UsageError, clientsFromFlags, colour, configFromFlags, formatStep, progressPrinter, readFlags, reportFailure, type FlagSpec } from "./cli.ts";
+import { COMMON_FLAGS, EXIT, clientsFromFlags, colour, configFromFlags, formatStep, progressPrinter, readFlags, reportFailure, runAsScript, type FlagSpec } from "./cli.ts";
 import { deploy, type DeployResult } from "./run.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -91,13 +91,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(e instanceof UsageError ? e.message : e);
-      process.exit(e instanceof UsageError ? EXIT.usage : EXIT.failed);
-    },
-  );
-}
+runAsScript(import.meta.url, main);

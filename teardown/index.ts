@@ -2,7 +2,7 @@
 // run twice. Images and audit logs are kept unless --delete-data says otherwise.
 import { createInterface } from "node:readline/promises";
 import { destroyClients } from "../deploy/aws-clients.ts";
-import { COMMON_FLAGS, EXIT, clientsFromFlags, colour, configFromFlags, formatStep, progressPrinter, readFlags, reportFailure, type FlagSpec } from "../deploy/cli.ts";
+import { COMMON_FLAGS, EXIT, clientsFromFlags, colour, configFromFlags, formatStep, progressPrinter, readFlags, reportFailure, runAsScript, type FlagSpec } from "../deploy/cli.ts";
 import { teardown } from "./run.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -72,13 +72,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(e);
-      process.exit(EXIT.failed);
-    },
-  );
-}
+runAsScript(import.meta.url, main);
