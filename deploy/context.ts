@@ -36,5 +36,3 @@ export async function mutate<T>(ctx: Pick<DeployContext, "dryRun">, call: () => 
   return call();
 }
 
-export const arn = (ctx: Pick<DeployContext, "partition" | "region" | "account">, service: string, resource: string, opts: { global?: boolean; noAccount?: boolean } = {}) =>
-  `arn:${ctx.partition}:${service}:${opts.global ? "" : ctx.region}:${opts.noAccount ? "" : ctx.account}:${resource}`;

@@ -59,8 +59,8 @@ import {
   lambdaRolePolicyName,
   removeLambdaRole,
   retryWhileRoleNotAssumable,
-  type PolicyStatement,
 } from "../deploy/resources/lambda-role.ts";
+import type { PolicyStatement } from "../deploy/policies/document.ts";
 import { ensureLogGroups, removeLogGroups } from "../deploy/resources/log-groups.ts";
 import { ensureTrail, removeTrail } from "../deploy/resources/trail.ts";
 import { ensureTrailBucket, removeTrailBucket } from "../deploy/resources/trail-bucket.ts";

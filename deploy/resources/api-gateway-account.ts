@@ -11,7 +11,8 @@ import {
   UpdateAssumeRolePolicyCommand,
   type Role,
 } from "@aws-sdk/client-iam";
-import { arn, mutate, type DeployContext, type StepReport } from "../context.ts";
+import { arn } from "../arns.ts";
+import { mutate, type DeployContext, type StepReport } from "../context.ts";
 import { errorName, isNotFound, step } from "../errors.ts";
 
 const RESOURCE = "API Gateway logs role";

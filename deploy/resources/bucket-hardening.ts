@@ -26,7 +26,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { mutate, type DeployContext, type StepReport } from "../context.ts";
 import { DeployError, errorName, isNotFound, step } from "../errors.ts";
-import { samePolicy, type PolicyDocument, type PolicyStatement } from "./lambda-role.ts";
+import { bucketArn } from "../arns.ts";
+import { bucketPolicy } from "../policies/bucket-policies.ts";
+import { samePolicy, type PolicyStatement } from "../policies/document.ts";
 
 export interface BucketSpec {
   /** "S3 bucket (images)": how reports and errors name it. */
@@ -38,8 +40,6 @@ export interface BucketSpec {
 }
 
 export type BucketReport = StepReport & { outputs: { bucketName: string; bucketArn: string } };
-
-export const bucketArn = (ctx: Pick<DeployContext, "partition">, bucket: string) => `arn:${ctx.partition}:s3:::${bucket}`;
 
 export const PUBLIC_ACCESS_BLOCK: Required<PublicAccessBlockConfiguration> = {
   BlockPublicAcls: true,
@@ -54,23 +54,6 @@ export const ABORT_MULTIPART_RULE: LifecycleRule = {
   Filter: { Prefix: "" },
   AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
 };
-
-/** Refuses every request not made over TLS, whoever makes it. */
-export function tlsOnlyStatement(ctx: Pick<DeployContext, "partition">, bucket: string): PolicyStatement {
-  const resource = bucketArn(ctx, bucket);
-  return {
-    Sid: "DenyInsecureTransport",
-    Effect: "Deny",
-    Principal: "*",
-    Action: "s3:*",
-    Resource: [resource, `${resource}/*`],
-    Condition: { Bool: { "aws:SecureTransport": "false" } },
-  };
-}
-
-export function bucketPolicy(ctx: Pick<DeployContext, "partition">, spec: Pick<BucketSpec, "bucket" | "extraStatements">): PolicyDocument {
-  return { Version: "2012-10-17", Statement: [tlsOnlyStatement(ctx, spec.bucket), ...(spec.extraStatements ?? [])] };
-}
 
 /** A read that answers `undefined` when the bucket has no such configuration (S3's not-found error for it). */
 async function readOrUndefined<T>(notFound: string, read: () => Promise<T>): Promise<T | undefined> {

@@ -16,7 +16,7 @@ import {
 import { setTimeout as delay } from "node:timers/promises";
 import { mutate, type DeployContext, type StepReport } from "../context.ts";
 import { errorName, isNotFound, step } from "../errors.ts";
-import { bucketArn } from "./bucket-hardening.ts";
+import { bucketArn } from "../arns.ts";
 import { ensureInvokeStatement, removeInvokeStatement } from "./lambda-permission.ts";
 
 const RESOURCE = "S3 trigger (resizeOnUpload)";

@@ -21,11 +21,12 @@ import {
   type KeyMetadata,
 } from "@aws-sdk/client-kms";
 import { setTimeout as delay } from "node:timers/promises";
-import { arn, mutate, type DeployContext, type StepReport } from "../context.ts";
+import { arn } from "../arns.ts";
+import { mutate, type DeployContext, type StepReport } from "../context.ts";
 import { errorName, isNotFound, step } from "../errors.ts";
 import { stackTags } from "../names.ts";
-import { samePolicy, signingSecretCondition, type PolicyDocument } from "./lambda-role.ts";
-import { trailArn } from "./trail.ts";
+import { samePolicy } from "../policies/document.ts";
+import { kmsKeyPolicy } from "../policies/key-policy.ts";
 
 const RESOURCE = "KMS key";
 // KMS key policies have exactly one name; moto refuses any other.
@@ -34,107 +35,6 @@ const POLICY_NAME = "default";
 export const KEY_DELETION_WINDOW_DAYS = 7;
 /** How long KMS may take to see a principal (the new Lambda role) IAM just created. */
 export const PRINCIPAL_PROPAGATION_TIMEOUT_MS = 120_000;
-
-// Key administration, not use: the account can manage the key (and so never
-// lock itself out) but cannot encrypt or decrypt with it through IAM alone.
-const ADMIN_ACTIONS = [
-  "kms:Create*",
-  "kms:Describe*",
-  "kms:Enable*",
-  "kms:List*",
-  "kms:Put*",
-  "kms:Update*",
-  "kms:Revoke*",
-  "kms:Disable*",
-  "kms:Get*",
-  "kms:Delete*",
-  "kms:TagResource",
-  "kms:UntagResource",
-  "kms:ScheduleKeyDeletion",
-  "kms:CancelKeyDeletion",
-  "kms:RotateKeyOnDemand",
-];
-
-/**
- * The key policy: administration for the account, use for CloudTrail (this
- * trail) and the Lambda role (through S3 and Lambda), and the URL-signing
- * secret: the deploying account encrypts it, the role decrypts it, both
- * directly and only with its encryption context.
- */
-export function kmsKeyPolicy(ctx: Pick<DeployContext, "partition" | "region" | "account" | "names">, deps: { roleArn: string }): PolicyDocument {
-  const cloudtrail = { Service: "cloudtrail.amazonaws.com" };
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Sid: "AccountAdministersKey",
-        Effect: "Allow",
-        Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.account}:root` },
-        Action: ADMIN_ACTIONS,
-        Resource: "*",
-      },
-      {
-        Sid: "CloudTrailEncryptsLogs",
-        Effect: "Allow",
-        Principal: cloudtrail,
-        Action: "kms:GenerateDataKey*",
-        Resource: "*",
-        Condition: {
-          StringLike: { "kms:EncryptionContext:aws:cloudtrail:arn": `arn:${ctx.partition}:cloudtrail:*:${ctx.account}:trail/*` },
-          StringEquals: { "aws:SourceArn": trailArn(ctx) },
-        },
-      },
-      // CloudTrail checks the key when the trail is created or updated.
-      { Sid: "CloudTrailDescribesKey", Effect: "Allow", Principal: cloudtrail, Action: "kms:DescribeKey", Resource: "*" },
-      {
-        Sid: "FunctionUsesKeyThroughS3",
-        Effect: "Allow",
-        Principal: { AWS: deps.roleArn },
-        Action: ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
-        Resource: "*",
-        Condition: { StringEquals: { "kms:ViaService": `s3.${ctx.region}.amazonaws.com` } },
-      },
-      {
-        // Lambda encrypts the function's environment with this key on behalf of
-        // whoever creates or updates the function, and decrypts it to show it
-        // back: the deploying identity needs that use, through Lambda only.
-        Sid: "DeployerManagesFunctionEnvironment",
-        Effect: "Allow",
-        Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.account}:root` },
-        Action: ["kms:Encrypt", "kms:Decrypt", "kms:CreateGrant"],
-        Resource: "*",
-        Condition: { StringEquals: { "kms:ViaService": `lambda.${ctx.region}.amazonaws.com` } },
-      },
-      {
-        Sid: "FunctionDecryptsEnvironment",
-        Effect: "Allow",
-        Principal: { AWS: deps.roleArn },
-        Action: "kms:Decrypt",
-        Resource: "*",
-        Condition: { StringEquals: { "kms:ViaService": `lambda.${ctx.region}.amazonaws.com` } },
-      },
-      {
-        // Deploy makes the secret (signing-secret.ts): encrypt only, so the
-        // deploying identity can never read a secret back through this statement.
-        Sid: "DeployerEncryptsSigningSecret",
-        Effect: "Allow",
-        Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.account}:root` },
-        Action: "kms:Encrypt",
-        Resource: "*",
-        Condition: signingSecretCondition(),
-      },
-      {
-        // The handler decrypts the secret once per cold start, calling KMS itself.
-        Sid: "FunctionDecryptsSigningSecret",
-        Effect: "Allow",
-        Principal: { AWS: deps.roleArn },
-        Action: "kms:Decrypt",
-        Resource: "*",
-        Condition: signingSecretCondition(),
-      },
-    ],
-  };
-}
 
 const PENDING_DELETION = new Set(["PendingDeletion", "PendingReplicaDeletion"]);
 

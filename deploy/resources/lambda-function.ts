@@ -20,7 +20,8 @@ import {
   type Runtime,
 } from "@aws-sdk/client-lambda";
 import { BUCKET_ENV, runtimeSettingsOf, SETTINGS_ENV, settingsToEnv, SIGNING_SECRET_ENV } from "../../config/runtime-env.ts";
-import { arn, mutate, type DeployContext, type StepReport } from "../context.ts";
+import { arn } from "../arns.ts";
+import { mutate, type DeployContext, type StepReport } from "../context.ts";
 import { DeployError, isNotFound, step } from "../errors.ts";
 import type { FunctionZip } from "../function-zip.ts";
 import { retryWhileRoleNotAssumable } from "./lambda-role.ts";

@@ -4,7 +4,8 @@
 // apigateway.amazonaws.com); and, with resizeOnUpload, S3 for the images bucket
 // only (see bucket-notification.ts). Both go through the same find/ensure/remove.
 import { AddPermissionCommand, GetPolicyCommand, RemovePermissionCommand } from "@aws-sdk/client-lambda";
-import { arn, mutate, type DeployContext, type StepReport } from "../context.ts";
+import { arn } from "../arns.ts";
+import { mutate, type DeployContext, type StepReport } from "../context.ts";
 import { isNotFound, step } from "../errors.ts";
 
 const RESOURCE = "Lambda permission";

@@ -1,8 +1,8 @@
 // The Lambda function's IAM role. Deploy makes it in two steps: first the role
 // with its trust policy only (the KMS key policy names the role, and KMS
 // refuses principals that do not exist), then, once the key exists, the one
-// inline policy naming exactly the objects, key and log group the handler uses.
-// Also home of the policy-document helpers the other modules compare with.
+// inline policy naming exactly the objects, key and log group the handler uses
+// (the documents themselves are in ../policies/function-role.ts).
 import {
   CreateRoleCommand,
   DeleteRoleCommand,
@@ -18,86 +18,13 @@ import {
   type Role,
 } from "@aws-sdk/client-iam";
 import { setTimeout as delay } from "node:timers/promises";
-import { SIGNING_SECRET_CONTEXT } from "../../config/runtime-env.ts";
-import { arn, mutate, type DeployContext, type StepReport } from "../context.ts";
+import { lambdaRolePolicy, lambdaTrustPolicy } from "../policies/function-role.ts";
+import { samePolicy } from "../policies/document.ts";
+import { functionRoleArn } from "../arns.ts";
+import { mutate, type DeployContext, type StepReport } from "../context.ts";
 import { DeployError, errorName, isNotFound, step } from "../errors.ts";
 
-// ---- policy documents -------------------------------------------------------
-
-type Values = string | string[];
-export interface PolicyStatement {
-  Sid?: string;
-  Effect: "Allow" | "Deny";
-  Principal?: "*" | Record<string, Values>;
-  Action: Values;
-  Resource?: Values;
-  Condition?: Record<string, Record<string, Values>>;
-}
-export interface PolicyDocument {
-  Version: "2012-10-17";
-  Statement: PolicyStatement[];
-}
-
-const sortedList = (v: unknown): string[] => [...new Set((Array.isArray(v) ? v : [v]).map(String))].sort();
-const sortedKeys = <T>(o: Record<string, T>, f: (v: T) => unknown) =>
-  Object.fromEntries(Object.keys(o).sort().map((k) => [k, f(o[k] as T)]));
-
-/**
- * A policy in a canonical form, so documents that mean the same compare equal:
- * AWS hands policies back re-serialized (IAM URL-encodes them, a one-element
- * list may come back as a string, order is not kept), so text comparison would
- * report drift on every run.
- */
-export function canonicalPolicy(policy: string | object): string {
-  const doc = (typeof policy === "string" ? JSON.parse(policy) : policy) as { Version?: string; Statement?: unknown };
-  const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<string, unknown>[];
-  const canonical = statements.map((s) => {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(s).sort()) {
-      const value = s[key];
-      if (key === "Principal" || key === "NotPrincipal") {
-        out[key] = value === "*" ? { AWS: ["*"] } : sortedKeys(value as Record<string, unknown>, sortedList);
-      } else if (key === "Condition") {
-        out[key] = sortedKeys(value as Record<string, Record<string, unknown>>, (c) => sortedKeys(c, sortedList));
-      } else if (["Action", "NotAction", "Resource", "NotResource"].includes(key)) {
-        out[key] = sortedList(value);
-      } else {
-        out[key] = value;
-      }
-    }
-    return JSON.stringify(out);
-  });
-  return JSON.stringify({ Version: doc.Version, Statement: canonical.sort() });
-}
-
-/**
- * The URL-signing secret's encryption context as a condition: the key may be
- * used directly (not through a service) only for a ciphertext bound to it.
- */
-export const signingSecretCondition = (): Record<string, Record<string, string>> => ({
-  StringEquals: Object.fromEntries(Object.entries(SIGNING_SECRET_CONTEXT).map(([k, v]) => [`kms:EncryptionContext:${k}`, v])),
-});
-
-export function samePolicy(actual: string | object | undefined, desired: object): boolean {
-  if (actual === undefined) return false;
-  try {
-    return canonicalPolicy(actual) === canonicalPolicy(desired);
-  } catch {
-    return false; // not JSON: rewrite it
-  }
-}
-
-// ---- the role ---------------------------------------------------------------
-
 const RESOURCE = "IAM role";
-
-export const lambdaTrustPolicy = (): PolicyDocument => ({
-  Version: "2012-10-17",
-  Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
-});
-
-export const lambdaRoleArn = (ctx: Pick<DeployContext, "partition" | "account" | "names">) =>
-  `arn:${ctx.partition}:iam::${ctx.account}:role/${ctx.names.roleName}`;
 
 export const lambdaRolePolicyName = (ctx: Pick<DeployContext, "names">) => `${ctx.names.stack}-fn-policy`;
 
@@ -142,7 +69,7 @@ export async function ensureLambdaRole(ctx: DeployContext): Promise<LambdaRoleRe
         ),
       ),
     );
-    return report("created", created?.Role?.Arn ?? lambdaRoleArn(ctx));
+    return report("created", created?.Role?.Arn ?? functionRoleArn(ctx));
   }
 
   const drifted: string[] = [];
@@ -165,70 +92,10 @@ export async function ensureLambdaRole(ctx: DeployContext): Promise<LambdaRoleRe
       ),
     );
   }
-  return report(drifted.length ? "updated" : "unchanged", role.Arn ?? lambdaRoleArn(ctx), drifted.join(", ") || undefined);
+  return report(drifted.length ? "updated" : "unchanged", role.Arn ?? functionRoleArn(ctx), drifted.join(", ") || undefined);
 }
 
 // ---- the role's permissions ---------------------------------------------------
-
-/**
- * Exactly what the handler does and nothing more: read, write and delete
- * under its two prefixes (DELETE /images/{id}; a rejected presigned upload),
- * list them (S3 answers 404 rather than 403 for a missing key only to a caller
- * allowed to list), use the project key through S3 and Lambda, decrypt the
- * URL-signing secret (and only it) directly, and write its own logs. No
- * wildcard action and no "*" resource. Pure, for tests and the audit.
- */
-export function lambdaRolePolicy(ctx: Pick<DeployContext, "partition" | "region" | "account" | "names">, deps: { keyArn: string }): PolicyDocument {
-  const bucketArn = `arn:${ctx.partition}:s3:::${ctx.names.imagesBucket}`;
-  return {
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Sid: "ReadWriteImages",
-        Effect: "Allow",
-        Action: ["s3:GetObject", "s3:PutObject"],
-        Resource: [`${bucketArn}/originals/*`, `${bucketArn}/resized/*`],
-      },
-      {
-        Sid: "DeleteImages",
-        Effect: "Allow",
-        Action: "s3:DeleteObject",
-        Resource: [`${bucketArn}/originals/*`, `${bucketArn}/resized/*`],
-      },
-      {
-        Sid: "ListImagePrefixes",
-        Effect: "Allow",
-        Action: "s3:ListBucket",
-        Resource: bucketArn,
-        // IfExists: S3 checks ListBucket without a prefix when it decides
-        // between 404 and 403 for a missing key; a real listing must stay
-        // within the two prefixes.
-        Condition: { StringLikeIfExists: { "s3:prefix": ["originals/*", "resized/*"] } },
-      },
-      {
-        // SSE-KMS objects, and the function's encrypted environment: as the key policy, only through those services.
-        Sid: "UseProjectKeyThroughServices",
-        Effect: "Allow",
-        Action: ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
-        Resource: deps.keyArn,
-        Condition: { StringEquals: { "kms:ViaService": [`s3.${ctx.region}.amazonaws.com`, `lambda.${ctx.region}.amazonaws.com`] } },
-      },
-      {
-        Sid: "DecryptSigningSecret",
-        Effect: "Allow",
-        Action: "kms:Decrypt",
-        Resource: deps.keyArn,
-        Condition: signingSecretCondition(),
-      },
-      {
-        Sid: "WriteOwnLogs",
-        Effect: "Allow",
-        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        Resource: arn(ctx, "logs", `log-group:${ctx.names.functionLogGroup}:*`),
-      },
-    ],
-  };
-}
 
 async function listOrEmpty<T>(call: () => Promise<T[] | undefined>): Promise<T[]> {
   try {

@@ -10,13 +10,12 @@ import {
   paginateDescribeLogGroups,
   type LogGroup,
 } from "@aws-sdk/client-cloudwatch-logs";
-import { arn, mutate, type DeployContext, type EnsureAction, type StepReport } from "../context.ts";
+import { logGroupArn } from "../arns.ts";
+import { mutate, type DeployContext, type EnsureAction, type StepReport } from "../context.ts";
 import { isNotFound, step } from "../errors.ts";
 
 const RESOURCE = "log group";
 
-/** The log group's ARN without the ":*" DescribeLogGroups appends: what tagging APIs and other resources take. */
-export const logGroupArn = (ctx: Pick<DeployContext, "partition" | "region" | "account">, name: string) => arn(ctx, "logs", `log-group:${name}`);
 
 async function findLogGroup(ctx: DeployContext, name: string): Promise<LogGroup | undefined> {
   return step("reading", RESOURCE, name, "logs:DescribeLogGroups", async () => {

@@ -38,10 +38,11 @@ import {
 import type { Config } from "../../config/schema.ts";
 import { BINARY_MEDIA_TYPES, methodAuth, ROUTES, type AuthMode, type Route } from "../../function/routes.ts";
 import { corsHeaders } from "../../function/http/response.ts";
-import { arn, mutate, type DeployContext, type StepReport } from "../context.ts";
+import { arn } from "../arns.ts";
+import { mutate, type DeployContext, type StepReport } from "../context.ts";
 import { DeployError, errorName, isNotFound, step } from "../errors.ts";
 import { STACK_TAG } from "../names.ts";
-import type { PolicyDocument } from "./lambda-role.ts";
+import type { PolicyDocument } from "../policies/document.ts";
 
 const RESOURCE = "REST API";
 /** The tag that marks an API as this stack's: API Gateway names are not unique. */

@@ -3,29 +3,10 @@
 // and write under AWSLogs/ACCOUNT/, as the docs require:
 // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
 import type { DeployContext, StepReport } from "../context.ts";
-import type { PolicyStatement } from "./lambda-role.ts";
-import { bucketArn, ensureHardenedBucket, removeHardenedBucket, type BucketReport } from "./bucket-hardening.ts";
-import { trailArn } from "./trail.ts";
+import { trailBucketStatements } from "../policies/bucket-policies.ts";
+import { ensureHardenedBucket, removeHardenedBucket, type BucketReport } from "./bucket-hardening.ts";
 
 const RESOURCE = "S3 bucket (audit trail)";
-
-/** CloudTrail's grants, scoped with aws:SourceArn to this stack's trail (no other trail may write here). */
-export function trailBucketStatements(ctx: Pick<DeployContext, "partition" | "region" | "account" | "names">): PolicyStatement[] {
-  const bucket = bucketArn(ctx, ctx.names.trailBucket);
-  const cloudtrail = { Service: "cloudtrail.amazonaws.com" };
-  const sourceArn = { "aws:SourceArn": trailArn(ctx) };
-  return [
-    { Sid: "CloudTrailChecksBucketAcl", Effect: "Allow", Principal: cloudtrail, Action: "s3:GetBucketAcl", Resource: bucket, Condition: { StringEquals: sourceArn } },
-    {
-      Sid: "CloudTrailWritesLogs",
-      Effect: "Allow",
-      Principal: cloudtrail,
-      Action: "s3:PutObject",
-      Resource: `${bucket}/AWSLogs/${ctx.account}/*`,
-      Condition: { StringEquals: { "s3:x-amz-acl": "bucket-owner-full-control", ...sourceArn } },
-    },
-  ];
-}
 
 export function ensureTrailBucket(ctx: DeployContext, deps: { keyArn: string }): Promise<BucketReport> {
   return ensureHardenedBucket(ctx, { resource: RESOURCE, bucket: ctx.names.trailBucket, keyArn: deps.keyArn, extraStatements: trailBucketStatements(ctx) });

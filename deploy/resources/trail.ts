@@ -16,14 +16,13 @@ import {
   type EventSelector,
   type Trail,
 } from "@aws-sdk/client-cloudtrail";
-import { arn, mutate, type DeployContext, type StepReport } from "../context.ts";
+import { trailArn } from "../arns.ts";
+import { mutate, type DeployContext, type StepReport } from "../context.ts";
 import { isNotFound, step } from "../errors.ts";
 
 const RESOURCE = "CloudTrail trail";
 const NOT_FOUND = ["TrailNotFoundException"];
 
-/** Deterministic, so the key and bucket policies can name the trail before it exists. */
-export const trailArn = (ctx: Pick<DeployContext, "partition" | "region" | "account" | "names">) => arn(ctx, "cloudtrail", `trail/${ctx.names.trail}`);
 
 /** The settings UpdateTrail can change, as GetTrail reports them. */
 function desiredSettings(ctx: DeployContext, keyArn: string) {

@@ -29,7 +29,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { SIGNING_SECRET_ENV } from "../../config/runtime-env.ts";
 import type { AwsClients } from "../../deploy/aws-clients.ts";
-import { canonicalPolicy } from "../../deploy/resources/lambda-role.ts";
+import { canonicalPolicy } from "../../deploy/policies/document.ts";
 import { STACK_TAG, type ResourceNames } from "../../deploy/names.ts";
 
 async function orUndefined<T>(call: () => Promise<T>): Promise<T | undefined> {

@@ -1,0 +1,26 @@
+// Every ARN the deploy names, built from the account, region and partition of
+// the caller (STS) and the stack's names. Deterministic, so a policy can name a
+// resource (the trail, the role) before it exists, and resource modules never
+// import each other for an ARN.
+import type { DeployContext } from "./context.ts";
+
+export type ArnScope = Pick<DeployContext, "partition" | "region" | "account">;
+export type NamedScope = ArnScope & Pick<DeployContext, "names">;
+
+export const arn = (ctx: ArnScope, service: string, resource: string, opts: { global?: boolean; noAccount?: boolean } = {}) =>
+  `arn:${ctx.partition}:${service}:${opts.global ? "" : ctx.region}:${opts.noAccount ? "" : ctx.account}:${resource}`;
+
+/** S3 bucket ARNs carry neither region nor account. */
+export const bucketArn = (ctx: Pick<DeployContext, "partition">, bucket: string) => `arn:${ctx.partition}:s3:::${bucket}`;
+
+export const trailArn = (ctx: NamedScope) => arn(ctx, "cloudtrail", `trail/${ctx.names.trail}`);
+
+export const functionRoleArn = (ctx: Pick<DeployContext, "partition" | "account" | "names">) => `arn:${ctx.partition}:iam::${ctx.account}:role/${ctx.names.roleName}`;
+
+export const functionArn = (ctx: NamedScope) => arn(ctx, "lambda", `function:${ctx.names.functionName}`);
+
+/** The log group's ARN without the ":*" DescribeLogGroups appends: what tagging APIs and other resources take. */
+export const logGroupArn = (ctx: ArnScope, name: string) => arn(ctx, "logs", `log-group:${name}`);
+
+/** The account's root principal: "every identity of this account that IAM allows", in key policies. */
+export const accountRoot = (ctx: Pick<DeployContext, "partition" | "account">) => `arn:${ctx.partition}:iam::${ctx.account}:root`;
