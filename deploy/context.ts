@@ -1,8 +1,11 @@
 // What every resource module's ensure/remove receives: the clients, the
 // configuration, the derived names, and whether this is a dry run.
+import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import type { Config } from "../config/schema.ts";
 import type { AwsClients } from "./aws-clients.ts";
-import type { ResourceNames } from "./names.ts";
+import { step } from "./errors.ts";
+import { resourceNames, stackTags, type ResourceNames } from "./names.ts";
+import { realClock, type Clock } from "./toolkit/propagation.ts";
 
 export type EnsureAction = "created" | "updated" | "unchanged";
 export type RemoveAction = "deleted" | "absent" | "kept";
@@ -28,6 +31,36 @@ export interface DeployContext {
   dryRun: boolean;
   /** Progress for long steps (waiters, builds). */
   progress(message: string): void;
+  /** Time for retries while AWS propagates a change (tests pass one that does not wait). */
+  clock: Clock;
+}
+
+export interface ContextOptions {
+  config: Config;
+  clients: AwsClients;
+  dryRun?: boolean;
+  progress?: (message: string) => void;
+  clock?: Clock;
+}
+
+/** Who and where: the account and partition from STS, for ARNs and bucket names. */
+export async function contextFor(options: ContextOptions): Promise<DeployContext> {
+  const { config, clients } = options;
+  const identity = await step("reading", "caller identity", "sts", "sts:GetCallerIdentity", () => clients.sts.send(new GetCallerIdentityCommand({})));
+  const account = identity.Account ?? "";
+  const partition = identity.Arn?.split(":")[1] ?? "aws";
+  return {
+    config,
+    clients,
+    names: resourceNames(config.stackName, account, config.region),
+    account,
+    region: config.region,
+    partition,
+    tags: stackTags(config.stackName),
+    dryRun: options.dryRun ?? false,
+    progress: options.progress ?? (() => {}),
+    clock: options.clock ?? realClock,
+  };
 }
 
 /** Runs a mutating call unless this is a dry run. */

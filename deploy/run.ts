@@ -1,14 +1,12 @@
 // The deploy as a plan of steps in dependency order. Each step is one resource
 // module's ensure; a run that stopped half-way is finished by the next one,
 // because every ensure finds what exists before it creates anything.
-import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import type { Config } from "../config/schema.ts";
 import type { AuthMode } from "../function/routes.ts";
 import type { AwsClients } from "./aws-clients.ts";
-import type { DeployContext, StepReport } from "./context.ts";
-import { step } from "./errors.ts";
+import type { Clock } from "./toolkit/propagation.ts";
+import { contextFor, type DeployContext, type StepReport } from "./context.ts";
 import { buildFunctionZip, type FunctionZip } from "./function-zip.ts";
-import { resourceNames, stackTags } from "./names.ts";
 import { ensureApiGatewayAccount } from "./resources/api-gateway-account.ts";
 import { ensureBucketNotification } from "./resources/bucket-notification.ts";
 import { ensureImagesBucket } from "./resources/images-bucket.ts";
@@ -35,6 +33,8 @@ export interface DeployOptions {
   zip?: FunctionZip;
   /** Replace the URL-signing secret: every signed URL handed out so far stops working. */
   rotateSigningSecret?: boolean;
+  /** Time for propagation retries; tests pass one that does not wait. */
+  clock?: Clock;
 }
 
 export interface DeployOutputs {
@@ -58,25 +58,6 @@ export interface DeployOutputs {
 export interface DeployResult {
   resources: StepReport[];
   outputs: DeployOutputs;
-}
-
-/** Who and where: the account and partition from STS, for ARNs and bucket names. */
-export async function contextFor(options: Pick<DeployOptions, "config" | "clients" | "dryRun" | "progress">): Promise<DeployContext> {
-  const { config, clients } = options;
-  const identity = await step("reading", "caller identity", "sts", "sts:GetCallerIdentity", () => clients.sts.send(new GetCallerIdentityCommand({})));
-  const account = identity.Account ?? "";
-  const partition = identity.Arn?.split(":")[1] ?? "aws";
-  return {
-    config,
-    clients,
-    names: resourceNames(config.stackName, account, config.region),
-    account,
-    region: config.region,
-    partition,
-    tags: stackTags(config.stackName),
-    dryRun: options.dryRun ?? false,
-    progress: options.progress ?? (() => {}),
-  };
 }
 
 function report<T extends StepReport>(onStep: DeployOptions["onStep"], reports: StepReport[], result: T): T {

@@ -3,8 +3,8 @@
 // objects is kept, and then so is the KMS key that can still decrypt them.
 import type { AwsClients } from "../deploy/aws-clients.ts";
 import type { Config } from "../config/schema.ts";
-import type { StepReport } from "../deploy/context.ts";
-import { contextFor } from "../deploy/run.ts";
+import { contextFor, type StepReport } from "../deploy/context.ts";
+import type { Clock } from "../deploy/toolkit/propagation.ts";
 import { removeApiGatewayAccount } from "../deploy/resources/api-gateway-account.ts";
 import { removeBucketNotification } from "../deploy/resources/bucket-notification.ts";
 import { removeImagesBucket } from "../deploy/resources/images-bucket.ts";
@@ -24,6 +24,7 @@ export interface TeardownOptions {
   dryRun?: boolean;
   progress?: (message: string) => void;
   onStep?: (report: StepReport) => void;
+  clock?: Clock;
 }
 
 export async function teardown(options: TeardownOptions): Promise<{ resources: StepReport[] }> {

@@ -44,6 +44,7 @@ import { ensureLambdaPermission, removeLambdaPermission, STATEMENT_ID } from "..
 import { ACCESS_LOG_FORMAT, definitionHash, DEFINITION_PREFIX, ensureRestApi, removeRestApi, resourcePaths } from "../deploy/resources/rest-api.ts";
 import { ensureUsagePlan, removeUsagePlan } from "../deploy/resources/usage-plan.ts";
 import { BINARY_MEDIA_TYPES, ROUTES } from "../function/routes.ts";
+import { virtualClock } from "./support/clock.ts";
 import { MOTO_CREDENTIALS, clientConfig, startMoto, type Moto } from "./support/moto.ts";
 
 const ACCOUNT = "123456789012"; // moto's
@@ -79,7 +80,7 @@ function context(opts: { dryRun?: boolean; config?: Config } = {}): DeployContex
   const cfg = opts.config ?? config;
   const stackNames = cfg.stackName === config.stackName ? names : resourceNames(cfg.stackName, ACCOUNT, REGION);
   const tags = cfg.stackName === config.stackName ? TAGS : { ...stackTags(cfg.stackName), team: "images" };
-  return { config: cfg, clients, names: stackNames, account: ACCOUNT, region: REGION, partition: "aws", tags, dryRun: opts.dryRun ?? false, progress: () => {} };
+  return { config: cfg, clients, names: stackNames, account: ACCOUNT, region: REGION, partition: "aws", tags, dryRun: opts.dryRun ?? false, progress: () => {}, clock: virtualClock() };
 }
 
 class Interrupted extends Error {

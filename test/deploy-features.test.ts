@@ -34,6 +34,7 @@ import { ensureSigningSecret } from "../deploy/resources/signing-secret.ts";
 import { deploy, type DeployOptions } from "../deploy/run.ts";
 import { ROUTES } from "../function/routes.ts";
 import { teardown } from "../teardown/run.ts";
+import { virtualClock } from "./support/clock.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
 import { stackState } from "./support/stack-state.ts";
 
@@ -203,7 +204,7 @@ describe("URL-signing secret", () => {
       lambda: { send: async () => ({ Configuration: { Environment: { Error: { ErrorCode: "KMSAccessDeniedException", Message: "Lambda was unable to decrypt the environment variables." } } } }) },
       kms: { send: async (command: { constructor: { name: string } }) => kmsCalls.push(command.constructor.name) },
     } as unknown as AwsClients;
-    const ctx = { config: base, clients: stub, names, account: ACCOUNT, region: MOTO_REGION, partition: "aws", tags: {}, dryRun: false, progress: () => {} };
+    const ctx = { config: base, clients: stub, names, account: ACCOUNT, region: MOTO_REGION, partition: "aws", tags: {}, dryRun: false, progress: () => {}, clock: virtualClock() };
     await assert.rejects(ensureSigningSecret(ctx, { keyArn: "arn:aws:kms:us-east-1:123456789012:key/k" }), (e: unknown) => {
       assert.ok(e instanceof DeployError);
       assert.equal(e.code, "KMSAccessDeniedException");
