@@ -97,7 +97,9 @@ export const configSchema = z.strictObject({
       memoryMb: z.number().int().min(128).max(10_240).default(1536),
       // API Gateway gives up at 29 s; the function must answer before that.
       timeoutSeconds: z.number().int().min(3).max(28).default(28),
-      reservedConcurrency: z.number().int().min(1).max(1000).optional(),
+      // A ceiling on concurrent executions: "auto" reserves 10 when the account's
+      // quota allows it (see deploy/resources/function-concurrency.ts), false none.
+      reservedConcurrency: z.union([z.number().int().min(1).max(1000), z.literal("auto"), z.literal(false)]).default("auto"),
     })
     .prefault({}),
   api: z
@@ -138,7 +140,14 @@ export const configSchema = z.strictObject({
         .default(14),
     })
     .prefault({}),
-  trail: z.strictObject({ dataEvents: z.boolean().default(true) }).prefault({}),
+  trail: z
+    .strictObject({
+      dataEvents: z.boolean().default(true),
+      // "auto": record management events unless another trail of the account
+      // already does (a second copy is billed; deploy/resources/trail.ts).
+      managementEvents: z.union([z.literal("auto"), z.boolean()]).default("auto"),
+    })
+    .prefault({}),
 });
 
 export type SizeSpec = z.output<typeof sizeSchema>;

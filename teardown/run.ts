@@ -51,7 +51,7 @@ export async function teardown(options: TeardownOptions): Promise<{ resources: S
   const trigger = await removeBucketNotification(ctx);
   if (trigger.action !== "absent") done(trigger);
   done(await removeLambdaFunction(ctx));
-  done(await removeLogGroups(ctx));
+  done(await removeLogGroups(ctx, { deleteData }));
   done(await removeLambdaRole(ctx));
   const images = done(await removeImagesBucket(ctx, { deleteData }));
   const trail = done(await removeTrailBucket(ctx, { deleteData }));

@@ -44,7 +44,6 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { InvalidParameterValueException } from "@aws-sdk/client-lambda";
 import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createClients, destroyClients, isReadOnly, type AwsClients } from "../deploy/aws-clients.ts";
@@ -58,7 +57,6 @@ import {
   ensureLambdaRolePolicy,
   lambdaRolePolicyName,
   removeLambdaRole,
-  retryWhileRoleNotAssumable,
 } from "../deploy/resources/lambda-role.ts";
 import type { PolicyStatement } from "../deploy/policies/document.ts";
 import { ensureLogGroups, removeLogGroups } from "../deploy/resources/log-groups.ts";
@@ -272,36 +270,6 @@ describe("lambda role", () => {
     assert.equal((await removeLambdaRole(context())).action, "deleted");
     await assert.rejects(aws.iam.send(new GetRoleCommand({ RoleName: names.roleName })), { name: "NoSuchEntityException" });
     assert.equal((await removeLambdaRole(context())).action, "absent");
-  });
-
-  test("Lambda's 'cannot be assumed' is retried until the role propagates, and only that error", async () => {
-    const notYet = () => new InvalidParameterValueException({ message: "The role defined for the function cannot be assumed by Lambda.", $metadata: {} });
-    let calls = 0;
-    const value = await retryWhileRoleNotAssumable(
-      async () => {
-        calls++;
-        if (calls < 3) throw notYet();
-        return "created";
-      },
-      { firstDelayMs: 5 },
-    );
-    assert.equal(value, "created");
-    assert.equal(calls, 3);
-
-    calls = 0;
-    const other = new InvalidParameterValueException({ message: "Unzipped size must be smaller than 262144000 bytes", $metadata: {} });
-    await assert.rejects(retryWhileRoleNotAssumable(async () => { calls++; throw other; }, { firstDelayMs: 5 }), (e) => e === other);
-    assert.equal(calls, 1);
-
-    await assert.rejects(
-      retryWhileRoleNotAssumable(async () => { throw notYet(); }, { timeoutMs: 50, firstDelayMs: 5, roleName: names.roleName }),
-      (e: unknown) => {
-        assert.ok(e instanceof DeployError);
-        assert.equal(e.code, "RolePropagationTimeout");
-        assert.match(e.message, new RegExp(`IAM role \\(${names.roleName}\\).*cannot be assumed after 0 s.*run the same command again`));
-        return true;
-      },
-    );
   });
 });
 
@@ -563,9 +531,12 @@ describe("log groups", () => {
 
   test("remove deletes both, then finds them absent", async () => {
     await ensureLogGroups(context());
-    assert.equal((await removeLogGroups(context())).action, "deleted");
+    const kept = await removeLogGroups(context(), { deleteData: false });
+    assert.equal(kept.action, "kept", "request logs are kept without --delete-data");
+    assert.ok((await aws.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: names.functionLogGroup }))).logGroups?.length);
+    assert.equal((await removeLogGroups(context(), { deleteData: true })).action, "deleted");
     assert.deepEqual((await aws.logs.send(new DescribeLogGroupsCommand({}))).logGroups, []);
-    assert.equal((await removeLogGroups(context())).action, "absent");
+    assert.equal((await removeLogGroups(context(), { deleteData: true })).action, "absent");
   });
 });
 
@@ -609,7 +580,7 @@ describe("trail", () => {
     assert.deepEqual(drift.mutations, ["UpdateTrail", "StartLogging"]);
     assert.equal((await aws.cloudtrail.send(new GetTrailCommand({ Name: names.trail }))).Trail?.LogFileValidationEnabled, true);
 
-    const noData = context({ config: { ...config, trail: { dataEvents: false } } });
+    const noData = context({ config: { ...config, trail: { dataEvents: false, managementEvents: "auto" } } });
     const off = await run(() => ensureTrail(noData, { keyArn }));
     assert.equal(off.report.detail, "EventSelectors");
     assert.deepEqual(off.mutations, ["PutEventSelectors"]);

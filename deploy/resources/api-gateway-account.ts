@@ -1,7 +1,9 @@
 // API Gateway writes access logs through one role per account and region (the
-// account's cloudwatchRoleArn). It is shared by every REST API there: an
-// existing one is never replaced; only when none is set is a role made for it,
-// and teardown leaves it in place.
+// account's cloudwatchRoleArn). It is shared by every REST API there: a
+// working one is never replaced. One that no longer exists or no longer trusts
+// API Gateway (common after a removed CDK or SAM stack) leaves every access
+// log silently empty, so it is replaced by ours, and the report says so. Only
+// then is a role made for it; teardown leaves it in place.
 import { GetAccountCommand, UpdateAccountCommand } from "@aws-sdk/client-api-gateway";
 import {
   AttachRolePolicyCommand,
@@ -12,12 +14,11 @@ import {
   type Role,
 } from "@aws-sdk/client-iam";
 import { arn } from "../arns.ts";
-import { mutate, type DeployContext, type StepReport } from "../context.ts";
-import { errorName, isNotFound, step } from "../errors.ts";
+import type { DeployContext, StepReport } from "../context.ts";
+import { step } from "../errors.ts";
+import { Changes, createOrAdopt, orAbsent, PROPAGATION, retryWhilePropagating, tagList } from "../toolkit/index.ts";
 
 const RESOURCE = "API Gateway logs role";
-/** A fresh role can take several seconds before API Gateway may use it. */
-export const ACCOUNT_ROLE_PROPAGATION_TIMEOUT_MS = 60_000;
 
 const TRUST_POLICY = {
   Version: "2012-10-17",
@@ -31,17 +32,8 @@ async function getAccountRoleArn(ctx: DeployContext): Promise<string | undefined
   return account.cloudwatchRoleArn || undefined;
 }
 
-async function findRole(ctx: DeployContext): Promise<Role | undefined> {
-  const name = ctx.names.apiGatewayLogsRole;
-  return step("reading", RESOURCE, name, "iam:GetRole", async () => {
-    try {
-      return (await ctx.clients.iam.send(new GetRoleCommand({ RoleName: name }))).Role;
-    } catch (e) {
-      if (isNotFound(e, "NoSuchEntity", "NoSuchEntityException")) return undefined;
-      throw e;
-    }
-  });
-}
+const findRole = (ctx: DeployContext, name: string): Promise<Role | undefined> =>
+  step("reading", RESOURCE, name, "iam:GetRole", () => orAbsent("iam", async () => (await ctx.clients.iam.send(new GetRoleCommand({ RoleName: name }))).Role));
 
 function trustsApiGateway(document: string | undefined): boolean {
   if (document === undefined) return false;
@@ -51,86 +43,74 @@ function trustsApiGateway(document: string | undefined): boolean {
   );
 }
 
+/** Why the account's current role cannot carry logs, or undefined when it can. */
+async function brokenBecause(ctx: DeployContext, roleArn: string): Promise<string | undefined> {
+  const [, , , , account, resource] = roleArn.split(":");
+  if (account !== ctx.account) return undefined; // another account's role: not ours to judge
+  const role = await findRole(ctx, resource?.split("/").pop() ?? "");
+  if (role === undefined) return `the account's role ${roleArn} no longer exists`;
+  if (!trustsApiGateway(role.AssumeRolePolicyDocument)) return `the account's role ${roleArn} does not trust apigateway.amazonaws.com`;
+  return undefined;
+}
+
 export async function ensureApiGatewayAccount(ctx: DeployContext): Promise<StepReport & { cloudwatchRoleArn: string }> {
   const name = ctx.names.apiGatewayLogsRole;
+  const ours = arn(ctx, "iam", `role/${name}`, { global: true });
   const current = await getAccountRoleArn(ctx);
-  if (current !== undefined) {
+  const broken = current === undefined || current === ours ? undefined : await brokenBecause(ctx, current);
+  if (current !== undefined && current !== ours && broken === undefined) {
     return { resource: RESOURCE, name, action: "unchanged", detail: `the account already uses ${current}; left as it is`, cloudwatchRoleArn: current };
   }
 
-  const changes: string[] = [];
+  const { iam } = ctx.clients;
+  const changes = new Changes(ctx, RESOURCE, name);
+  if (broken !== undefined) changes.note(`${broken}: access logs would stay empty, so the account now uses ${name}`);
   const policyArn = pushToCloudWatchPolicyArn(ctx.partition);
-  const role = await findRole(ctx);
+  const role = await findRole(ctx, name);
   if (role === undefined) {
-    changes.push("role created");
-    await mutate(ctx, () =>
-      step("creating", RESOURCE, name, "iam:CreateRole", () =>
-        ctx.clients.iam.send(
-          new CreateRoleCommand({
-            RoleName: name,
-            AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY),
-            Description: "API Gateway writes access logs to CloudWatch Logs with this role (account-wide; made by imgapi deploy)",
-            Tags: Object.entries(ctx.tags).map(([Key, Value]) => ({ Key, Value })),
-          }),
-        ),
-      ),
-    );
+    await changes.apply("role created", "iam:CreateRole", () =>
+      createOrAdopt(
+        "iam",
+        async () =>
+          (
+            await iam.send(
+              new CreateRoleCommand({
+                RoleName: name,
+                AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY),
+                Description: "API Gateway writes access logs to CloudWatch Logs with this role (account-wide; made by imgapi deploy)",
+                Tags: tagList(ctx.tags),
+              }),
+            )
+          ).Role,
+        () => findRole(ctx, name),
+      ), "creating");
   } else if (!trustsApiGateway(role.AssumeRolePolicyDocument)) {
-    changes.push("trust policy");
-    await mutate(ctx, () =>
-      step("updating trust policy of", RESOURCE, name, "iam:UpdateAssumeRolePolicy", () =>
-        ctx.clients.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(TRUST_POLICY) })),
-      ),
-    );
+    await changes.apply("trust policy", "iam:UpdateAssumeRolePolicy", () => iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(TRUST_POLICY) })), "updating trust policy of");
   }
   const attached =
     role === undefined
       ? []
       : await step("reading policies of", RESOURCE, name, "iam:ListAttachedRolePolicies", async () =>
-          ((await ctx.clients.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name, MaxItems: 1000 }))).AttachedPolicies ?? []).map((p) => p.PolicyArn),
+          ((await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name, MaxItems: 1000 }))).AttachedPolicies ?? []).map((p) => p.PolicyArn),
         );
   if (!attached.includes(policyArn)) {
-    changes.push("policy attached");
-    await mutate(ctx, () =>
-      step("attaching AmazonAPIGatewayPushToCloudWatchLogs to", RESOURCE, name, "iam:AttachRolePolicy", () =>
-        ctx.clients.iam.send(new AttachRolePolicyCommand({ RoleName: name, PolicyArn: policyArn })),
-      ),
-    );
+    // Attaching the same managed policy twice is a no-op for IAM: a lost answer needs no adoption.
+    await changes.apply("policy attached", "iam:AttachRolePolicy", () => iam.send(new AttachRolePolicyCommand({ RoleName: name, PolicyArn: policyArn })), "attaching AmazonAPIGatewayPushToCloudWatchLogs to");
   }
-
-  const roleArn = role?.Arn ?? arn(ctx, "iam", `role/${name}`, { global: true });
-  changes.push("set as the account's CloudWatch role");
-  await mutate(ctx, () =>
-    step("setting the account's CloudWatch role to", RESOURCE, name, "apigateway:PATCH and iam:PassRole", () =>
-      retryWhileRoleNotUsable(ctx, () =>
-        ctx.clients.apigw.send(new UpdateAccountCommand({ patchOperations: [{ op: "replace", path: "/cloudwatchRoleArn", value: roleArn }] })),
-      ),
-    ),
-  );
-  return { resource: RESOURCE, name, action: role === undefined ? "created" : "updated", detail: changes.join(", "), cloudwatchRoleArn: roleArn };
-}
-
-/** API Gateway refuses a role IAM has not finished propagating; it is retried for a bounded time. */
-async function retryWhileRoleNotUsable<T>(ctx: DeployContext, call: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + ACCOUNT_ROLE_PROPAGATION_TIMEOUT_MS;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (e) {
-      const propagating = errorName(e) === "BadRequestException" && /does not have required permissions|cannot be assumed|role ARN/i.test((e as Error).message ?? "");
-      const left = deadline - Date.now();
-      if (!propagating || left <= 0) throw e;
-      ctx.progress(`waiting for IAM role ${ctx.names.apiGatewayLogsRole} to reach API Gateway`);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(2000 * attempt, 10_000, left)));
-    }
+  if (current !== ours) {
+    await changes.apply("set as the account's CloudWatch role", "apigateway:PATCH and iam:PassRole", () =>
+      retryWhilePropagating(ctx, PROPAGATION.logsRoleToApiGateway, () =>
+        ctx.clients.apigw.send(new UpdateAccountCommand({ patchOperations: [{ op: "replace", path: "/cloudwatchRoleArn", value: ours }] })),
+      ), "setting the account's CloudWatch role to");
   }
+  return { ...changes.report(role === undefined, changes.list.join(", ") || undefined), cloudwatchRoleArn: ours };
 }
 
 /** The role and the setting are account-wide: other APIs may log through them, so teardown keeps both. */
 export async function removeApiGatewayAccount(ctx: DeployContext): Promise<StepReport> {
   const name = ctx.names.apiGatewayLogsRole;
   const current = await getAccountRoleArn(ctx);
-  const role = await findRole(ctx);
+  const role = await findRole(ctx, name);
   if (current === undefined && role === undefined) return { resource: RESOURCE, name, action: "absent" };
   const which = current ?? role?.Arn ?? name;
   return {

@@ -1,69 +1,27 @@
-// What both buckets share: how they are found, created, hardened, emptied and
-// deleted. Each setting is read, compared and written on its own, so a bucket
-// created by a run that stopped before hardening it is hardened by the next.
+// A bucket of the stack as a resource: found, created, hardened (the table of
+// settings in bucket-settings.ts), emptied and deleted. Deleting keeps a bucket
+// that holds data unless --delete-data says otherwise.
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectsCommand,
-  GetBucketEncryptionCommand,
-  GetBucketLifecycleConfigurationCommand,
-  GetBucketOwnershipControlsCommand,
-  GetBucketPolicyCommand,
-  GetBucketTaggingCommand,
-  GetPublicAccessBlockCommand,
   HeadBucketCommand,
   ListObjectVersionsCommand,
-  PutBucketEncryptionCommand,
-  PutBucketLifecycleConfigurationCommand,
-  PutBucketOwnershipControlsCommand,
-  PutBucketPolicyCommand,
-  PutBucketTaggingCommand,
-  PutPublicAccessBlockCommand,
   waitUntilBucketExists,
-  type LifecycleRule,
   type ObjectIdentifier,
-  type PublicAccessBlockConfiguration,
 } from "@aws-sdk/client-s3";
-import { mutate, type DeployContext, type StepReport } from "../context.ts";
-import { DeployError, errorName, isNotFound, step } from "../errors.ts";
 import { bucketArn } from "../arns.ts";
-import { bucketPolicy } from "../policies/bucket-policies.ts";
-import { samePolicy, type PolicyStatement } from "../policies/document.ts";
+import type { DeployContext, StepReport } from "../context.ts";
+import { DeployError, errorName, step } from "../errors.ts";
+import { Changes, createOrAdopt, ignoreAbsent, isAbsent, reconcileSettings } from "../toolkit/index.ts";
+import { bucketSettings, type BucketReport, type BucketSpec } from "./bucket-settings.ts";
 
-export interface BucketSpec {
-  /** "S3 bucket (images)": how reports and errors name it. */
-  resource: string;
-  bucket: string;
-  keyArn: string;
-  /** Statements the bucket policy adds to the TLS-only deny (the trail bucket's CloudTrail grants). */
-  extraStatements?: PolicyStatement[];
-}
+export type { BucketReport, BucketSpec } from "./bucket-settings.ts";
 
-export type BucketReport = StepReport & { outputs: { bucketName: string; bucketArn: string } };
-
-export const PUBLIC_ACCESS_BLOCK: Required<PublicAccessBlockConfiguration> = {
-  BlockPublicAcls: true,
-  IgnorePublicAcls: true,
-  BlockPublicPolicy: true,
-  RestrictPublicBuckets: true,
-};
-
-export const ABORT_MULTIPART_RULE: LifecycleRule = {
-  ID: "abort-incomplete-multipart-uploads",
-  Status: "Enabled",
-  Filter: { Prefix: "" },
-  AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
-};
-
-/** A read that answers `undefined` when the bucket has no such configuration (S3's not-found error for it). */
-async function readOrUndefined<T>(notFound: string, read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (e) {
-    if (isNotFound(e, notFound)) return undefined;
-    throw e;
-  }
-}
+/** DeleteObjects takes at most 1000 keys (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html). */
+export const DELETE_OBJECTS_BATCH = 1000;
+/** CloudTrail may deliver a last file after the trail is deleted: emptying is tried again this many times. */
+const LATE_DELIVERY_ATTEMPTS = 3;
 
 /** True when the bucket exists in this account; undefined when it does not exist at all. */
 async function findBucket(ctx: DeployContext, resource: string, bucket: string): Promise<true | undefined> {
@@ -71,7 +29,7 @@ async function findBucket(ctx: DeployContext, resource: string, bucket: string):
     await ctx.clients.s3.send(new HeadBucketCommand({ Bucket: bucket }));
     return true;
   } catch (e) {
-    if (isNotFound(e, "NotFound", "NoSuchBucket")) return undefined;
+    if (isAbsent(e, "s3")) return undefined;
     if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) {
       throw new DeployError("reading", resource, bucket, "AccessDenied", "The name belongs to another AWS account, or your identity lacks s3:ListBucket on it. Choose another stackName, or grant s3:ListBucket.", { cause: e });
     }
@@ -79,146 +37,36 @@ async function findBucket(ctx: DeployContext, resource: string, bucket: string):
   }
 }
 
-interface Setting {
-  field: string;
-  permission: string;
-  /** Whether the bucket already has it; not called for a bucket just created. */
-  matches(): Promise<boolean>;
-  write(): Promise<unknown>;
-}
-
-function settings(ctx: DeployContext, spec: BucketSpec): Setting[] {
-  const { s3 } = ctx.clients;
-  const Bucket = spec.bucket;
-  const policy = bucketPolicy(ctx, spec);
-  // Exactly our one rule, applying to the whole bucket, and nothing that expires or moves objects.
-  const isOurRule = (rules: LifecycleRule[] | undefined) => {
-    const rule = rules?.length === 1 ? rules[0] : undefined;
-    return (
-      rule !== undefined &&
-      rule.ID === ABORT_MULTIPART_RULE.ID &&
-      rule.Status === "Enabled" &&
-      rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation === 1 &&
-      !rule.Expiration &&
-      !rule.Transitions?.length &&
-      !rule.NoncurrentVersionExpiration &&
-      !rule.NoncurrentVersionTransitions?.length &&
-      !rule.Filter?.Tag &&
-      !rule.Filter?.And &&
-      !rule.Filter?.Prefix &&
-      !rule.Prefix
-    );
-  };
-  return [
-    {
-      field: "public access block",
-      permission: "s3:PutBucketPublicAccessBlock",
-      matches: async () => {
-        const got = await readOrUndefined("NoSuchPublicAccessBlockConfiguration", () => s3.send(new GetPublicAccessBlockCommand({ Bucket })));
-        const actual = got?.PublicAccessBlockConfiguration ?? {};
-        return Object.entries(PUBLIC_ACCESS_BLOCK).every(([k, v]) => actual[k as keyof PublicAccessBlockConfiguration] === v);
-      },
-      write: () => s3.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: PUBLIC_ACCESS_BLOCK })),
-    },
-    {
-      field: "object ownership",
-      permission: "s3:PutBucketOwnershipControls",
-      matches: async () => {
-        const got = await readOrUndefined("OwnershipControlsNotFoundError", () => s3.send(new GetBucketOwnershipControlsCommand({ Bucket })));
-        const rules = got?.OwnershipControls?.Rules ?? [];
-        return rules.length === 1 && rules[0]?.ObjectOwnership === "BucketOwnerEnforced";
-      },
-      write: () => s3.send(new PutBucketOwnershipControlsCommand({ Bucket, OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] } })),
-    },
-    {
-      field: "default encryption",
-      permission: "s3:PutEncryptionConfiguration",
-      matches: async () => {
-        const got = await readOrUndefined("ServerSideEncryptionConfigurationNotFoundError", () => s3.send(new GetBucketEncryptionCommand({ Bucket })));
-        const rules = got?.ServerSideEncryptionConfiguration?.Rules ?? [];
-        const rule = rules[0];
-        return (
-          rules.length === 1 &&
-          rule?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm === "aws:kms" &&
-          rule.ApplyServerSideEncryptionByDefault.KMSMasterKeyID === spec.keyArn &&
-          rule.BucketKeyEnabled === true
-        );
-      },
-      write: () =>
-        s3.send(
-          new PutBucketEncryptionCommand({
-            Bucket,
-            // The bucket key lets S3 reuse a data key for a while instead of calling KMS per object: cheaper, fewer throttles.
-            ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: spec.keyArn }, BucketKeyEnabled: true }] },
-          }),
-        ),
-    },
-    {
-      field: "lifecycle",
-      permission: "s3:PutLifecycleConfiguration",
-      matches: async () => {
-        const got = await readOrUndefined("NoSuchLifecycleConfiguration", () => s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })));
-        return isOurRule(got?.Rules);
-      },
-      write: () => s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: [ABORT_MULTIPART_RULE] } })),
-    },
-    {
-      field: "tags",
-      permission: "s3:PutBucketTagging",
-      matches: async () => {
-        const got = await readOrUndefined("NoSuchTagSet", () => s3.send(new GetBucketTaggingCommand({ Bucket })));
-        const actual = Object.fromEntries((got?.TagSet ?? []).map((t) => [t.Key, t.Value]));
-        return Object.entries(ctx.tags).every(([k, v]) => actual[k] === v);
-      },
-      // PutBucketTagging replaces the whole set: keep tags others added.
-      write: async () => {
-        const got = await readOrUndefined("NoSuchTagSet", () => s3.send(new GetBucketTaggingCommand({ Bucket })));
-        const merged: Record<string, string> = { ...Object.fromEntries((got?.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])), ...ctx.tags };
-        return s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: Object.entries(merged).map(([Key, Value]) => ({ Key, Value })) } }));
-      },
-    },
-    {
-      field: "policy",
-      permission: "s3:PutBucketPolicy",
-      matches: async () => {
-        const got = await readOrUndefined("NoSuchBucketPolicy", () => s3.send(new GetBucketPolicyCommand({ Bucket })));
-        return samePolicy(got?.Policy, policy);
-      },
-      write: () => s3.send(new PutBucketPolicyCommand({ Bucket, Policy: JSON.stringify(policy) })),
-    },
-  ];
-}
-
 /** Creates the bucket if missing, then brings each setting to the desired value, writing only those that differ. */
 export async function ensureHardenedBucket(ctx: DeployContext, spec: BucketSpec): Promise<BucketReport> {
   const { s3 } = ctx.clients;
   const { bucket, resource } = spec;
   const outputs = { bucketName: bucket, bucketArn: bucketArn(ctx, bucket) };
+  const changes = new Changes(ctx, resource, bucket);
   const exists = await findBucket(ctx, resource, bucket);
   if (!exists) {
-    await mutate(ctx, () =>
-      step("creating", resource, bucket, "s3:CreateBucket", async () => {
-        await s3.send(
-          new CreateBucketCommand({
-            Bucket: bucket,
-            ObjectOwnership: "BucketOwnerEnforced",
-            // us-east-1 is the one region that refuses a LocationConstraint naming it.
-            ...(ctx.region === "us-east-1" ? {} : { CreateBucketConfiguration: { LocationConstraint: ctx.region as never } }),
-          }),
-        );
-        await waitUntilBucketExists({ client: s3, maxWaitTime: 60 }, { Bucket: bucket });
-      }),
-    );
+    await changes.apply("bucket", "s3:CreateBucket", async () => {
+      // A lost answer: the SDK's retry is told BucketAlreadyOwnedByYou, which means it is ours already.
+      await createOrAdopt(
+        "s3",
+        () =>
+          s3.send(
+            new CreateBucketCommand({
+              Bucket: bucket,
+              ObjectOwnership: "BucketOwnerEnforced",
+              // us-east-1 is the one region that refuses a LocationConstraint naming it.
+              ...(ctx.region === "us-east-1" ? {} : { CreateBucketConfiguration: { LocationConstraint: ctx.region as never } }),
+            }),
+          ),
+        async () => ({ $metadata: {} }),
+      );
+      await waitUntilBucketExists({ client: s3, maxWaitTime: 60 }, { Bucket: bucket });
+    }, "creating");
   }
-  const drifted: string[] = [];
-  for (const setting of settings(ctx, spec)) {
-    // A bucket just made has none of them yet: write them all without reading.
-    if (exists && (await step("reading the settings of", resource, bucket, setting.permission.replace(":Put", ":Get"), () => setting.matches()))) continue;
-    drifted.push(setting.field);
-    await mutate(ctx, () => step(`setting the ${setting.field} of`, resource, bucket, setting.permission, () => setting.write()));
-  }
-  if (!exists) return { resource, name: bucket, action: "created", detail: "hardened: public access blocked, owner-enforced, SSE-KMS, TLS only", outputs };
-  return { resource, name: bucket, action: drifted.length ? "updated" : "unchanged", ...(drifted.length ? { detail: drifted.join(", ") } : {}), outputs };
+  // A bucket just made has none of the settings yet: all are written without reading.
+  await reconcileSettings(changes, bucketSettings(ctx, spec), { justCreated: !exists });
+  if (!exists) return { ...changes.report(true, "hardened: public access blocked, owner-enforced, SSE-KMS, TLS only"), outputs };
+  return { ...changes.report(false), outputs };
 }
 
 /** One page (up to 1000) of the bucket's object versions and delete markers. */
@@ -258,7 +106,7 @@ async function emptyBucket(ctx: DeployContext, resource: string, bucket: string)
     const { ids } = await step("listing the objects of", resource, bucket, "s3:ListBucketVersions", () => listVersions(ctx, bucket));
     if (ids.length === 0) return;
     const result = await step("deleting the objects of", resource, bucket, "s3:DeleteObjectVersion", () =>
-      ctx.clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: ids.slice(0, 1000), Quiet: true } })),
+      ctx.clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: ids.slice(0, DELETE_OBJECTS_BATCH), Quiet: true } })),
     );
     const failed = result.Errors ?? [];
     if (failed.length) {
@@ -279,16 +127,20 @@ export async function removeHardenedBucket(ctx: DeployContext, resource: string,
   const report = (action: StepReport["action"], detail?: string): StepReport => ({ resource, name: bucket, action, ...(detail ? { detail } : {}) });
   if (!(await findBucket(ctx, resource, bucket))) return report("absent");
   const count = await countVersions(ctx, resource, bucket);
-  if (count > 0 && !opts.deleteData) return report("kept", `holds ${count} objects; rerun with --delete-data to delete them`);
-  if (count > 0) await mutate(ctx, () => emptyBucket(ctx, resource, bucket));
-  await mutate(ctx, () =>
-    step("deleting", resource, bucket, "s3:DeleteBucket", async () => {
-      try {
-        await ctx.clients.s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-      } catch (e) {
-        if (!isNotFound(e, "NoSuchBucket")) throw e;
-      }
-    }),
-  );
-  return report("deleted", count > 0 ? `${ctx.dryRun ? "would delete" : "deleted"} ${count} objects` : undefined);
+  const objects = `${count} object${count === 1 ? "" : "s"}`;
+  if (count > 0 && !opts.deleteData) return report("kept", `holds ${objects}; rerun with --delete-data to delete them`);
+  if (ctx.dryRun) return report("deleted", count > 0 ? `would delete ${objects}` : undefined);
+  for (let attempt = 1; ; attempt++) {
+    if (count > 0 || attempt > 1) await emptyBucket(ctx, resource, bucket);
+    try {
+      await step("deleting", resource, bucket, "s3:DeleteBucket", () => ignoreAbsent("s3", () => ctx.clients.s3.send(new DeleteBucketCommand({ Bucket: bucket }))));
+      break;
+    } catch (e) {
+      // A file delivered after it was emptied (CloudTrail's last one): empty it again.
+      const late = e instanceof DeployError && errorName(e.cause) === "BucketNotEmpty";
+      if (!late || attempt >= LATE_DELIVERY_ATTEMPTS) throw e;
+      ctx.progress(`${bucket} received objects while it was emptied; emptying it again`);
+    }
+  }
+  return report("deleted", count > 0 ? `deleted ${objects}` : undefined);
 }

@@ -1,15 +1,37 @@
-// The bucket the handler reads and writes: originals/{id} and resized/{id}/...
+// The bucket the handler reads and writes: originals/{id}, resized/{id}/...
+// and, for presigned uploads not yet checked, uploads/{id}
 // (function/storage/image-store.ts). Hardened like every bucket of the stack;
-// only the Lambda role may use its objects (its inline policy and the key policy).
+// only the Lambda role may use its objects (its inline policy and the key
+// policy). Browsers reach it directly twice (a presigned PUT, the 302 to a
+// large variant), so it carries the configured origins' CORS rule, and an
+// upload nobody checked within a day expires.
+import { imagesBucketCorsRules } from "../../config/bucket-cors.ts";
 import type { DeployContext, StepReport } from "../context.ts";
 import { bucketHasData, ensureHardenedBucket, removeHardenedBucket, type BucketReport } from "./bucket-hardening.ts";
 
 export { bucketHasData };
 
 const RESOURCE = "S3 bucket (images)";
+/** Where presigned uploads land until the function has checked them. */
+export const UNCHECKED_PREFIX = "uploads/";
+
+/** An upload is checked on its first use or by the S3 trigger; one still unchecked after a day was never used. */
+export const EXPIRE_UNCHECKED_UPLOADS = {
+  ID: "expire-unchecked-uploads",
+  Status: "Enabled" as const,
+  Filter: { Prefix: UNCHECKED_PREFIX },
+  Expiration: { Days: 1 },
+};
 
 export function ensureImagesBucket(ctx: DeployContext, deps: { keyArn: string }): Promise<BucketReport> {
-  return ensureHardenedBucket(ctx, { resource: RESOURCE, bucket: ctx.names.imagesBucket, keyArn: deps.keyArn });
+  return ensureHardenedBucket(ctx, {
+    resource: RESOURCE,
+    bucket: ctx.names.imagesBucket,
+    keyArn: deps.keyArn,
+    bucketKey: true,
+    lifecycleRules: [EXPIRE_UNCHECKED_UPLOADS],
+    cors: imagesBucketCorsRules(ctx.config.cors.origins),
+  });
 }
 
 /** Keeps a bucket holding images unless deleteData. */

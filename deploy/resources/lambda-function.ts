@@ -1,15 +1,13 @@
 // The image function: nodejs22.x, the deterministic zip from function-zip.ts,
-// settings and the URL-signing secret's ciphertext (from signing-secret.ts) in
-// an environment encrypted with the project's KMS key, logs to the log group
-// made beforehand (so its retention and key are ours, not Lambda's defaults).
-// A redeploy compares CodeSha256 and each configuration field and sends only
-// the updates that drifted.
+// its environment (function-environment.ts) encrypted with the project's KMS
+// key, logs to the log group made beforehand (so its retention and key are
+// ours, not Lambda's defaults), a ceiling on concurrency
+// (function-concurrency.ts). A redeploy compares CodeSha256 and each
+// configuration field and sends only the updates that drifted.
 import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
-  DeleteFunctionConcurrencyCommand,
   GetFunctionCommand,
-  PutFunctionConcurrencyCommand,
   TagResourceCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
@@ -19,12 +17,13 @@ import {
   type GetFunctionCommandOutput,
   type Runtime,
 } from "@aws-sdk/client-lambda";
-import { BUCKET_ENV, runtimeSettingsOf, SETTINGS_ENV, settingsToEnv, SIGNING_SECRET_ENV } from "../../config/runtime-env.ts";
-import { arn } from "../arns.ts";
-import { mutate, type DeployContext, type StepReport } from "../context.ts";
-import { DeployError, isNotFound, step } from "../errors.ts";
+import { functionArn as plannedArn } from "../arns.ts";
+import type { DeployContext, StepReport } from "../context.ts";
+import { DeployError, step } from "../errors.ts";
 import type { FunctionZip } from "../function-zip.ts";
-import { retryWhileRoleNotAssumable } from "./lambda-role.ts";
+import { Changes, createOrAdopt, ignoreAbsent, missingTags, orAbsent, PROPAGATION, retryWhilePropagating } from "../toolkit/index.ts";
+import { applyConcurrency, planConcurrency } from "./function-concurrency.ts";
+import { functionEnvironment } from "./function-environment.ts";
 
 const RESOURCE = "Lambda function";
 export const RUNTIME: Runtime = "nodejs22.x";
@@ -61,33 +60,16 @@ function desiredOf(ctx: DeployContext, deps: LambdaFunctionDeps): Desired {
     Role: deps.roleArn,
     MemorySize: lambda.memoryMb,
     Timeout: lambda.timeoutSeconds,
-    Environment: {
-      Variables: {
-        [BUCKET_ENV]: ctx.names.imagesBucket,
-        [SETTINGS_ENV]: settingsToEnv(runtimeSettingsOf(ctx.config)),
-        [SIGNING_SECRET_ENV]: deps.signingSecretCiphertext,
-        // glibc: at most 2 malloc arenas. libuv's and libvips' threads otherwise
-        // each get one and fragment; npm run bench measured peak RSS -22% over 3
-        // requests and -25% over 10, at the same CPU.
-        MALLOC_ARENA_MAX: "2",
-      },
-    },
+    Environment: { Variables: functionEnvironment(ctx, deps.signingSecretCiphertext) },
     KMSKeyArn: deps.keyArn,
     LoggingConfig: { LogGroup: ctx.names.functionLogGroup },
   };
 }
 
-export async function findFunction(ctx: DeployContext): Promise<GetFunctionCommandOutput | undefined> {
-  const name = ctx.names.functionName;
-  return step("reading", RESOURCE, name, "lambda:GetFunction", async () => {
-    try {
-      return await ctx.clients.lambda.send(new GetFunctionCommand({ FunctionName: name }));
-    } catch (e) {
-      if (isNotFound(e, "ResourceNotFoundException")) return undefined;
-      throw e;
-    }
-  });
-}
+export const findFunction = (ctx: DeployContext): Promise<GetFunctionCommandOutput | undefined> =>
+  step("reading", RESOURCE, ctx.names.functionName, "lambda:GetFunction", () =>
+    orAbsent("lambda", () => ctx.clients.lambda.send(new GetFunctionCommand({ FunctionName: ctx.names.functionName }))),
+  );
 
 const sameMap = (a: Record<string, string>, b: Record<string, string>) =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
@@ -110,70 +92,66 @@ function configDrift(ctx: DeployContext, actual: FunctionConfiguration, desired:
   return drift;
 }
 
-export async function ensureLambdaFunction(ctx: DeployContext, deps: LambdaFunctionDeps): Promise<StepReport & { functionArn: string }> {
+export type LambdaFunctionReport = StepReport & { functionArn: string };
+
+export async function ensureLambdaFunction(ctx: DeployContext, deps: LambdaFunctionDeps): Promise<LambdaFunctionReport> {
   const name = ctx.names.functionName;
   const architecture = ctx.config.lambda.architecture;
   if (deps.zip.architecture !== undefined && deps.zip.architecture !== architecture) {
     throw new DeployError("deploying", RESOURCE, name, "ArchitectureMismatch", `The zip was built for ${deps.zip.architecture} but config.lambda.architecture is ${architecture}: build it with buildFunctionZip({ architecture: "${architecture}" }).`);
   }
   const desired = desiredOf(ctx, deps);
+  const changes = new Changes(ctx, RESOURCE, name);
   const found = await findFunction(ctx);
-  if (found?.Configuration === undefined) return createFunction(ctx, deps, desired);
+  if (found?.Configuration === undefined) return createFunction(ctx, deps, desired, changes);
 
   const actual = found.Configuration;
-  const functionArn = actual.FunctionArn ?? arn(ctx, "lambda", `function:${name}`);
-  const codeDrift: string[] = [];
-  if (actual.CodeSha256 !== deps.zip.sha256Base64) codeDrift.push("code");
-  if ((actual.Architectures?.[0] ?? "x86_64") !== architecture) codeDrift.push("Architectures");
+  const functionArn = actual.FunctionArn ?? plannedArn(ctx);
+  const codeDrift = [
+    ...(actual.CodeSha256 !== deps.zip.sha256Base64 ? ["code"] : []),
+    ...((actual.Architectures?.[0] ?? "x86_64") !== architecture ? ["Architectures"] : []),
+  ];
   const drift = configDrift(ctx, actual, desired);
-  const reserved = ctx.config.lambda.reservedConcurrency;
-  const concurrencyDrift = found.Concurrency?.ReservedConcurrentExecutions !== reserved;
-  const missingTags = Object.fromEntries(Object.entries(ctx.tags).filter(([k, v]) => found.Tags?.[k] !== v));
-  const tagDrift = Object.keys(missingTags).length > 0;
+  const current = found.Concurrency?.ReservedConcurrentExecutions;
+  const concurrency = await planConcurrency(ctx, current);
+  const tags = missingTags(found.Tags, ctx.tags);
 
-  const changes = [...codeDrift, ...drift, ...(concurrencyDrift ? ["ReservedConcurrency"] : []), ...(tagDrift ? ["Tags"] : [])];
-  if (changes.length === 0) return { resource: RESOURCE, name, action: "unchanged", functionArn };
-
-  if (!ctx.dryRun) await waitIfBusy(ctx, actual);
+  const lambda = ctx.clients.lambda;
+  if (codeDrift.length > 0 || drift.length > 0) await waitUntilSettled(ctx, actual);
   if (codeDrift.length > 0) {
     // Code first, then configuration: Lambda refuses a second update while one
     // is in progress (ResourceConflictException), hence the wait between them;
     // and new code meeting old settings is the safe order, since the handler
     // checks IMGAPI_SETTINGS at cold start and new fields have defaults, while
     // old code might reject settings written for the new one.
-    await mutate(ctx, () =>
-      step("updating code of", RESOURCE, name, "lambda:UpdateFunctionCode", () =>
-        ctx.clients.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: deps.zip.bytes, Architectures: [architecture] })),
-      ),
-    );
+    await changes.apply(codeDrift.join(", "), "lambda:UpdateFunctionCode", () =>
+      retryWhilePropagating(ctx, PROPAGATION.functionUpdate, () => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: deps.zip.bytes, Architectures: [architecture] }))), "updating code of");
     await waitUpdated(ctx);
   }
   if (drift.length > 0) {
     const update: Partial<Desired> = Object.fromEntries(drift.map((f) => [f, desired[f]]));
     // The variables are encrypted with this key: name it whenever they are sent.
     if (update.Environment) update.KMSKeyArn = desired.KMSKeyArn;
-    await mutate(ctx, () =>
-      step("updating configuration of", RESOURCE, name, "lambda:UpdateFunctionConfiguration", () =>
-        ctx.clients.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, ...update })),
-      ),
-    );
+    await changes.apply(drift.join(", "), "lambda:UpdateFunctionConfiguration", () =>
+      retryWhilePropagating(ctx, [PROPAGATION.functionUpdate, PROPAGATION.roleToLambda], () => lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, ...update }))), "updating configuration of");
     await waitUpdated(ctx);
   }
-  if (concurrencyDrift) await applyConcurrency(ctx, reserved);
-  if (tagDrift) {
-    await mutate(ctx, () => step("tagging", RESOURCE, name, "lambda:TagResource", () => ctx.clients.lambda.send(new TagResourceCommand({ Resource: functionArn, Tags: missingTags }))));
+  await applyConcurrency(ctx, changes, current, concurrency);
+  if (Object.keys(tags).length > 0) {
+    await changes.apply("Tags", "lambda:TagResource", () => lambda.send(new TagResourceCommand({ Resource: functionArn, Tags: tags })), "tagging");
   }
-  return { resource: RESOURCE, name, action: "updated", detail: changes.join(", "), functionArn };
+  return { ...changes.report(false, changes.changed ? changes.list.join(", ") : concurrency.note), functionArn };
 }
 
-async function createFunction(ctx: DeployContext, deps: LambdaFunctionDeps, desired: Desired): Promise<StepReport & { functionArn: string }> {
+async function createFunction(ctx: DeployContext, deps: LambdaFunctionDeps, desired: Desired, changes: Changes): Promise<LambdaFunctionReport> {
   const name = ctx.names.functionName;
-  const { architecture, memoryMb, timeoutSeconds, reservedConcurrency } = ctx.config.lambda;
-  const detail = `${RUNTIME} ${architecture}, ${memoryMb} MB, ${timeoutSeconds} s${reservedConcurrency ? `, reserved concurrency ${reservedConcurrency}` : ""}`;
-  const created = await mutate(ctx, () =>
-    step("creating", RESOURCE, name, "lambda:CreateFunction and iam:PassRole", () =>
-      retryWhileRoleNotAssumable(
-        () =>
+  const { architecture, memoryMb, timeoutSeconds } = ctx.config.lambda;
+  const concurrency = await planConcurrency(ctx, undefined);
+  const created = await changes.apply("function", "lambda:CreateFunction and iam:PassRole", () =>
+    createOrAdopt(
+      "lambda",
+      () =>
+        retryWhilePropagating(ctx, PROPAGATION.roleToLambda, () =>
           ctx.clients.lambda.send(
             new CreateFunctionCommand({
               FunctionName: name,
@@ -184,31 +162,23 @@ async function createFunction(ctx: DeployContext, deps: LambdaFunctionDeps, desi
               Tags: ctx.tags,
             }),
           ),
-        { roleName: deps.roleArn.split("/").pop() ?? deps.roleArn },
-      ),
-    ),
-  );
+        ),
+      // A lost answer: the SDK's retry is told the function exists; the next run reconciles its settings.
+      async () => (await findFunction(ctx))?.Configuration,
+    ), "creating");
   if (!ctx.dryRun) {
     ctx.progress(`waiting for ${name} to become Active`);
     await step("waiting for", RESOURCE, name, "lambda:GetFunction", () => waitUntilFunctionActiveV2({ client: ctx.clients.lambda, maxWaitTime: WAIT_SECONDS }, { FunctionName: name }));
-    if (reservedConcurrency !== undefined) await applyConcurrency(ctx, reservedConcurrency);
   }
-  return { resource: RESOURCE, name, action: "created", detail, functionArn: created?.FunctionArn ?? arn(ctx, "lambda", `function:${name}`) };
-}
-
-async function applyConcurrency(ctx: DeployContext, reserved: number | undefined): Promise<void> {
-  const name = ctx.names.functionName;
-  await mutate(ctx, () =>
-    reserved === undefined
-      ? step("removing reserved concurrency of", RESOURCE, name, "lambda:DeleteFunctionConcurrency", () => ctx.clients.lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: name })))
-      : step("reserving concurrency for", RESOURCE, name, "lambda:PutFunctionConcurrency", () =>
-          ctx.clients.lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: name, ReservedConcurrentExecutions: reserved })),
-        ),
-  );
+  await applyConcurrency(ctx, changes, undefined, concurrency);
+  const ceiling = concurrency.reserved === undefined ? "" : `, reserved concurrency ${concurrency.reserved}`;
+  const detail = `${RUNTIME} ${architecture}, ${memoryMb} MB, ${timeoutSeconds} s${ceiling}${concurrency.note ? ` (${concurrency.note})` : ""}`;
+  return { ...changes.report(true, detail), functionArn: created?.value.FunctionArn ?? plannedArn(ctx) };
 }
 
 /** A run interrupted right after a create or update finds the function busy: updates would be refused until it settles. */
-async function waitIfBusy(ctx: DeployContext, actual: FunctionConfiguration): Promise<void> {
+async function waitUntilSettled(ctx: DeployContext, actual: FunctionConfiguration): Promise<void> {
+  if (ctx.dryRun) return;
   const name = ctx.names.functionName;
   if (actual.State === "Pending") {
     ctx.progress(`waiting for ${name} to become Active`);
@@ -227,16 +197,8 @@ async function waitUpdated(ctx: DeployContext): Promise<void> {
 
 export async function removeLambdaFunction(ctx: DeployContext): Promise<StepReport> {
   const name = ctx.names.functionName;
-  const found = await findFunction(ctx);
-  if (found === undefined) return { resource: RESOURCE, name, action: "absent" };
-  await mutate(ctx, () =>
-    step("deleting", RESOURCE, name, "lambda:DeleteFunction", async () => {
-      try {
-        await ctx.clients.lambda.send(new DeleteFunctionCommand({ FunctionName: name }));
-      } catch (e) {
-        if (!isNotFound(e, "ResourceNotFoundException")) throw e;
-      }
-    }),
-  );
+  if ((await findFunction(ctx)) === undefined) return { resource: RESOURCE, name, action: "absent" };
+  const changes = new Changes(ctx, RESOURCE, name);
+  await changes.apply("function", "lambda:DeleteFunction", () => ignoreAbsent("lambda", () => ctx.clients.lambda.send(new DeleteFunctionCommand({ FunctionName: name }))), "deleting");
   return { resource: RESOURCE, name, action: "deleted" };
 }

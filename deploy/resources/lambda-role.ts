@@ -17,27 +17,21 @@ import {
   UpdateAssumeRolePolicyCommand,
   type Role,
 } from "@aws-sdk/client-iam";
-import { setTimeout as delay } from "node:timers/promises";
-import { lambdaRolePolicy, lambdaTrustPolicy } from "../policies/function-role.ts";
-import { samePolicy } from "../policies/document.ts";
 import { functionRoleArn } from "../arns.ts";
-import { mutate, type DeployContext, type StepReport } from "../context.ts";
-import { DeployError, errorName, isNotFound, step } from "../errors.ts";
+import type { DeployContext, StepReport } from "../context.ts";
+import { step } from "../errors.ts";
+import { samePolicy } from "../policies/document.ts";
+import { lambdaRolePolicy, lambdaTrustPolicy } from "../policies/function-role.ts";
+import { Changes, createOrAdopt, ignoreAbsent, missingTags, orAbsent, tagList } from "../toolkit/index.ts";
 
 const RESOURCE = "IAM role";
 
 export const lambdaRolePolicyName = (ctx: Pick<DeployContext, "names">) => `${ctx.names.stack}-fn-policy`;
 
-async function findRole(ctx: DeployContext): Promise<Role | undefined> {
-  return step("reading", RESOURCE, ctx.names.roleName, "iam:GetRole", async () => {
-    try {
-      return (await ctx.clients.iam.send(new GetRoleCommand({ RoleName: ctx.names.roleName }))).Role;
-    } catch (e) {
-      if (isNotFound(e, "NoSuchEntityException", "NoSuchEntity")) return undefined;
-      throw e;
-    }
-  });
-}
+const findRole = (ctx: DeployContext): Promise<Role | undefined> =>
+  step("reading", RESOURCE, ctx.names.roleName, "iam:GetRole", () =>
+    orAbsent("iam", async () => (await ctx.clients.iam.send(new GetRoleCommand({ RoleName: ctx.names.roleName }))).Role),
+  );
 
 export type LambdaRoleReport = StepReport & { outputs: { roleArn: string; roleName: string } };
 
@@ -46,65 +40,47 @@ export async function ensureLambdaRole(ctx: DeployContext): Promise<LambdaRoleRe
   const { iam } = ctx.clients;
   const name = ctx.names.roleName;
   const trust = lambdaTrustPolicy();
-  const report = (action: LambdaRoleReport["action"], roleArn: string, detail?: string): LambdaRoleReport => ({
-    resource: RESOURCE,
-    name,
-    action,
-    ...(detail ? { detail } : {}),
-    outputs: { roleArn, roleName: name },
-  });
+  const changes = new Changes(ctx, RESOURCE, name);
+  const done = (roleArn: string, created = false): LambdaRoleReport => ({ ...changes.report(created), outputs: { roleArn, roleName: name } });
 
   const role = await findRole(ctx);
   if (!role) {
-    // Trust and tags go with CreateRole: one call, so there is no half-made role to resume.
-    const created = await mutate(ctx, () =>
-      step("creating", RESOURCE, name, "iam:CreateRole", () =>
-        iam.send(
-          new CreateRoleCommand({
-            RoleName: name,
-            AssumeRolePolicyDocument: JSON.stringify(trust),
-            Description: `Execution role of the ${ctx.names.functionName} image API function`,
-            Tags: Object.entries(ctx.tags).map(([Key, Value]) => ({ Key, Value })),
-          }),
-        ),
-      ),
-    );
-    return report("created", created?.Role?.Arn ?? functionRoleArn(ctx));
+    // Trust and tags go with CreateRole: one call, so there is no half-made
+    // role to resume; a lost answer leaves the role the retry adopts.
+    const created = await changes.apply("role", "iam:CreateRole", () =>
+      createOrAdopt(
+        "iam",
+        async () =>
+          (
+            await iam.send(
+              new CreateRoleCommand({
+                RoleName: name,
+                AssumeRolePolicyDocument: JSON.stringify(trust),
+                Description: `Execution role of the ${ctx.names.functionName} image API function`,
+                Tags: tagList(ctx.tags),
+              }),
+            )
+          ).Role,
+        () => findRole(ctx),
+      ), "creating");
+    return done(created?.value?.Arn ?? functionRoleArn(ctx), true);
   }
 
-  const drifted: string[] = [];
   const actualTrust = role.AssumeRolePolicyDocument ? decodeURIComponent(role.AssumeRolePolicyDocument) : undefined;
   if (!samePolicy(actualTrust, trust)) {
-    drifted.push("trust policy");
-    await mutate(ctx, () =>
-      step("updating the trust policy of", RESOURCE, name, "iam:UpdateAssumeRolePolicy", () =>
-        iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust) })),
-      ),
-    );
+    await changes.apply("trust policy", "iam:UpdateAssumeRolePolicy", () => iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust) })), "updating the trust policy of");
   }
-  const actualTags = Object.fromEntries((role.Tags ?? []).map((t) => [t.Key, t.Value]));
-  const missingTags = Object.entries(ctx.tags).filter(([k, v]) => actualTags[k] !== v);
-  if (missingTags.length > 0) {
-    drifted.push("tags");
-    await mutate(ctx, () =>
-      step("tagging", RESOURCE, name, "iam:TagRole", () =>
-        iam.send(new TagRoleCommand({ RoleName: name, Tags: missingTags.map(([Key, Value]) => ({ Key, Value })) })),
-      ),
-    );
+  const missing = missingTags(role.Tags, ctx.tags);
+  if (Object.keys(missing).length > 0) {
+    await changes.apply("tags", "iam:TagRole", () => iam.send(new TagRoleCommand({ RoleName: name, Tags: tagList(missing) })), "tagging");
   }
-  return report(drifted.length ? "updated" : "unchanged", role.Arn ?? functionRoleArn(ctx), drifted.join(", ") || undefined);
+  return done(role.Arn ?? functionRoleArn(ctx));
 }
 
 // ---- the role's permissions ---------------------------------------------------
 
-async function listOrEmpty<T>(call: () => Promise<T[] | undefined>): Promise<T[]> {
-  try {
-    return (await call()) ?? [];
-  } catch (e) {
-    if (isNotFound(e, "NoSuchEntityException", "NoSuchEntity")) return []; // the role is not there yet (dry run)
-    throw e;
-  }
-}
+/** A role's policy names; none when the role is not there yet (a dry run). */
+const listOrEmpty = async <T>(call: () => Promise<T[] | undefined>): Promise<T[]> => (await orAbsent("iam", call)) ?? [];
 
 export type LambdaRolePolicyReport = StepReport & { outputs: { policyName: string } };
 
@@ -133,37 +109,25 @@ export async function ensureLambdaRolePolicy(ctx: DeployContext, deps: { keyArn:
     current = got.PolicyDocument ? decodeURIComponent(got.PolicyDocument) : undefined;
   }
 
-  const drifted: string[] = [];
+  const changes = new Changes(ctx, "IAM role policy", label);
   if (!samePolicy(current, desired)) {
-    if (current !== undefined) drifted.push("inline policy");
-    await mutate(ctx, () =>
-      step("writing the policy of", RESOURCE, label, "iam:PutRolePolicy", () =>
-        iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: JSON.stringify(desired) })),
-      ),
-    );
+    const write = () => iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: JSON.stringify(desired) }));
+    if (current === undefined) await changes.apply("policy", "iam:PutRolePolicy", write, "writing the policy of");
+    else await changes.apply("inline policy", "iam:PutRolePolicy", write, "writing the policy of");
   }
   for (const extra of inline.filter((n) => n !== policyName)) {
-    drifted.push(`extra inline policy ${extra} removed`);
-    await mutate(ctx, () =>
-      step("deleting an extra policy of", RESOURCE, `${roleName}/${extra}`, "iam:DeleteRolePolicy", () =>
-        iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: extra })),
-      ),
-    );
+    await changes.apply(`extra inline policy ${extra} removed`, "iam:DeleteRolePolicy", () => iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: extra })), "deleting an extra policy of");
   }
   for (const policy of attached) {
-    drifted.push(`managed policy ${policy.PolicyName} detached`);
-    await mutate(ctx, () =>
-      step("detaching a managed policy from", RESOURCE, roleName, "iam:DetachRolePolicy", () =>
-        iam.send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: policy.PolicyArn })),
-      ),
-    );
+    await changes.apply(`managed policy ${policy.PolicyName} detached`, "iam:DetachRolePolicy", () => iam.send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: policy.PolicyArn })), "detaching a managed policy from");
   }
-  const action = current === undefined ? "created" : drifted.length ? "updated" : "unchanged";
+  // A first write is "created"; what else changed is the drift.
+  const drift = changes.list.filter((l) => l !== "policy");
   return {
     resource: "IAM role policy",
     name: label,
-    action,
-    ...(drifted.length ? { detail: drifted.join(", ") } : {}),
+    action: current === undefined ? "created" : drift.length ? "updated" : "unchanged",
+    ...(drift.length ? { detail: drift.join(", ") } : {}),
     outputs: { policyName },
   };
 }
@@ -179,69 +143,13 @@ export async function removeLambdaRole(ctx: DeployContext): Promise<StepReport> 
   const attached = await step("listing the policies of", RESOURCE, name, "iam:ListAttachedRolePolicies", () =>
     listOrEmpty(async () => (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name }))).AttachedPolicies),
   );
-  const ignoreGone = async (call: () => Promise<unknown>) => {
-    try {
-      await call();
-    } catch (e) {
-      if (!isNotFound(e, "NoSuchEntityException", "NoSuchEntity")) throw e;
-    }
-  };
+  const changes = new Changes(ctx, RESOURCE, name);
   for (const policyName of inline) {
-    await mutate(ctx, () =>
-      step("deleting a policy of", RESOURCE, `${name}/${policyName}`, "iam:DeleteRolePolicy", () =>
-        ignoreGone(() => iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName }))),
-      ),
-    );
+    await changes.apply(`policy ${policyName}`, "iam:DeleteRolePolicy", () => ignoreAbsent("iam", () => iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName }))), "deleting a policy of");
   }
   for (const policy of attached) {
-    await mutate(ctx, () =>
-      step("detaching a managed policy from", RESOURCE, name, "iam:DetachRolePolicy", () =>
-        ignoreGone(() => iam.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: policy.PolicyArn }))),
-      ),
-    );
+    await changes.apply(`managed policy ${policy.PolicyName}`, "iam:DetachRolePolicy", () => ignoreAbsent("iam", () => iam.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: policy.PolicyArn }))), "detaching a managed policy from");
   }
-  await mutate(ctx, () =>
-    step("deleting", RESOURCE, name, "iam:DeleteRole", () => ignoreGone(() => iam.send(new DeleteRoleCommand({ RoleName: name })))),
-  );
+  await changes.apply("role", "iam:DeleteRole", () => ignoreAbsent("iam", () => iam.send(new DeleteRoleCommand({ RoleName: name }))), "deleting");
   return { resource: RESOURCE, name, action: "deleted" };
-}
-
-// ---- IAM propagation ----------------------------------------------------------
-
-/** How long a fresh role may take to become assumable by Lambda (IAM is eventually consistent). */
-export const ROLE_PROPAGATION_TIMEOUT_MS = 60_000;
-
-const isRoleNotAssumable = (e: unknown) =>
-  errorName(e) === "InvalidParameterValueException" && /cannot be assumed/i.test((e as Error).message ?? "");
-
-/**
- * Runs a Lambda call that names the role (CreateFunction, UpdateFunctionConfiguration)
- * and retries it, with backoff, while Lambda answers that the role "cannot be
- * assumed": a new or just-updated role takes seconds to propagate. Any other
- * error propagates at once; past the timeout it becomes a DeployError.
- */
-export async function retryWhileRoleNotAssumable<T>(
-  fn: () => Promise<T>,
-  { timeoutMs = ROLE_PROPAGATION_TIMEOUT_MS, roleName = "the function's role", firstDelayMs = 1_000 }: { timeoutMs?: number; roleName?: string; firstDelayMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      const left = deadline - Date.now();
-      if (!isRoleNotAssumable(e)) throw e;
-      if (left <= 0) {
-        throw new DeployError(
-          "waiting for Lambda to accept",
-          RESOURCE,
-          roleName,
-          "RolePropagationTimeout",
-          `Lambda still says the role cannot be assumed after ${Math.round(timeoutMs / 1000)} s. Check that its trust policy allows lambda.amazonaws.com (sts:AssumeRole), then run the same command again.`,
-          { cause: e },
-        );
-      }
-      await delay(Math.min(firstDelayMs * 2 ** attempt, 8_000, left));
-    }
-  }
 }

@@ -1,6 +1,7 @@
 // The two log groups of the stack: the function's (/aws/lambda/FN, which
 // Lambda would otherwise create itself, without retention, keeping logs
 // forever) and the API's access log. Both keep config.logs.retentionDays.
+// They are records of who did what: teardown keeps them unless --delete-data.
 import {
   CreateLogGroupCommand,
   DeleteLogGroupCommand,
@@ -11,11 +12,11 @@ import {
   type LogGroup,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { logGroupArn } from "../arns.ts";
-import { mutate, type DeployContext, type EnsureAction, type StepReport } from "../context.ts";
-import { isNotFound, step } from "../errors.ts";
+import type { DeployContext, EnsureAction, StepReport } from "../context.ts";
+import { step } from "../errors.ts";
+import { Changes, createOrAdopt, ignoreAbsent, missingTags } from "../toolkit/index.ts";
 
 const RESOURCE = "log group";
-
 
 async function findLogGroup(ctx: DeployContext, name: string): Promise<LogGroup | undefined> {
   return step("reading", RESOURCE, name, "logs:DescribeLogGroups", async () => {
@@ -31,35 +32,32 @@ async function ensureLogGroup(ctx: DeployContext, name: string): Promise<{ actio
   const { logs } = ctx.clients;
   const days = ctx.config.logs.retentionDays;
   const resourceArn = logGroupArn(ctx, name);
-  const setRetention = () =>
-    mutate(ctx, () => step("setting the retention of", RESOURCE, name, "logs:PutRetentionPolicy", () => logs.send(new PutRetentionPolicyCommand({ logGroupName: name, retentionInDays: days }))));
+  const changes = new Changes(ctx, RESOURCE, name);
+  const setRetention = (label: string) =>
+    changes.apply(label, "logs:PutRetentionPolicy", () => logs.send(new PutRetentionPolicyCommand({ logGroupName: name, retentionInDays: days })), "setting the retention of");
 
   const group = await findLogGroup(ctx, name);
   if (!group) {
     // Tags go with CreateLogGroup; retention cannot, and is checked again on the next run if this one stops in between.
-    await mutate(ctx, () => step("creating", RESOURCE, name, "logs:CreateLogGroup", () => logs.send(new CreateLogGroupCommand({ logGroupName: name, tags: ctx.tags }))));
-    await setRetention();
+    await changes.apply("log group", "logs:CreateLogGroup", () =>
+      createOrAdopt("logs", async () => (await logs.send(new CreateLogGroupCommand({ logGroupName: name, tags: ctx.tags })), undefined), () => findLogGroup(ctx, name)), "creating");
+    await setRetention("retention");
     return { action: "created", drifted: [] };
   }
-  const drifted: string[] = [];
-  if (group.retentionInDays !== days) {
-    drifted.push(`retention ${group.retentionInDays ?? "never expire"} -> ${days} days`);
-    await setRetention();
-  }
+  if (group.retentionInDays !== days) await setRetention(`retention ${group.retentionInDays ?? "never expire"} -> ${days} days`);
   const tagged = await step("listing the tags of", RESOURCE, name, "logs:ListTagsForResource", () => logs.send(new ListTagsForResourceCommand({ resourceArn })));
-  const missing = Object.fromEntries(Object.entries(ctx.tags).filter(([k, v]) => tagged.tags?.[k] !== v));
-  if (Object.keys(missing).length) {
-    drifted.push("tags");
-    await mutate(ctx, () => step("tagging", RESOURCE, name, "logs:TagResource", () => logs.send(new TagResourceCommand({ resourceArn, tags: missing }))));
-  }
-  return { action: drifted.length ? "updated" : "unchanged", drifted };
+  const missing = missingTags(tagged.tags, ctx.tags);
+  if (Object.keys(missing).length) await changes.apply("tags", "logs:TagResource", () => logs.send(new TagResourceCommand({ resourceArn, tags: missing })), "tagging");
+  return { action: changes.changed ? "updated" : "unchanged", drifted: changes.list };
 }
 
 export type LogGroupsReport = StepReport & { outputs: { functionLogGroupArn: string; accessLogGroupArn: string } };
 
+const groupNames = (ctx: DeployContext) => [ctx.names.functionLogGroup, ctx.names.accessLogGroup];
+
 /** One report for both groups: created if either was, else updated if either drifted. */
 export async function ensureLogGroups(ctx: DeployContext): Promise<LogGroupsReport> {
-  const names = [ctx.names.functionLogGroup, ctx.names.accessLogGroup];
+  const names = groupNames(ctx);
   const results: { name: string; action: EnsureAction; drifted: string[] }[] = [];
   for (const name of names) results.push({ name, ...(await ensureLogGroup(ctx, name)) });
   const action: EnsureAction = results.some((r) => r.action === "created") ? "created" : results.some((r) => r.action === "updated") ? "updated" : "unchanged";
@@ -76,21 +74,17 @@ export async function ensureLogGroups(ctx: DeployContext): Promise<LogGroupsRepo
   };
 }
 
-export async function removeLogGroups(ctx: DeployContext): Promise<StepReport> {
-  const names = [ctx.names.functionLogGroup, ctx.names.accessLogGroup];
-  const deleted: string[] = [];
-  for (const name of names) {
-    if (!(await findLogGroup(ctx, name))) continue;
-    await mutate(ctx, () =>
-      step("deleting", RESOURCE, name, "logs:DeleteLogGroup", async () => {
-        try {
-          await ctx.clients.logs.send(new DeleteLogGroupCommand({ logGroupName: name }));
-        } catch (e) {
-          if (!isNotFound(e, "ResourceNotFoundException")) throw e;
-        }
-      }),
-    );
-    deleted.push(name);
+/** Deleted only with deleteData: the logs are the record of every request; they expire on their own after retentionDays. */
+export async function removeLogGroups(ctx: DeployContext, opts: { deleteData: boolean }): Promise<StepReport> {
+  const names = groupNames(ctx);
+  const present: string[] = [];
+  for (const name of names) if (await findLogGroup(ctx, name)) present.push(name);
+  const report = (action: StepReport["action"], detail?: string): StepReport => ({ resource: "log groups", name: names.join(", "), action, ...(detail ? { detail } : {}) });
+  if (present.length === 0) return report("absent");
+  if (!opts.deleteData) return report("kept", `the request logs expire on their own after ${ctx.config.logs.retentionDays} days; --delete-data deletes them now`);
+  for (const name of present) {
+    const changes = new Changes(ctx, RESOURCE, name);
+    await changes.apply("log group", "logs:DeleteLogGroup", () => ignoreAbsent("logs", () => ctx.clients.logs.send(new DeleteLogGroupCommand({ logGroupName: name }))), "deleting");
   }
-  return { resource: "log groups", name: names.join(", "), action: deleted.length ? "deleted" : "absent", ...(deleted.length ? { detail: deleted.join(", ") } : {}) };
+  return report("deleted", present.join(", "));
 }

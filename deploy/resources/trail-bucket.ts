@@ -1,7 +1,8 @@
 // The bucket CloudTrail delivers the audit logs to. Hardened like the images
-// bucket, and its policy lets CloudTrail (for this trail only) check the bucket
-// and write under AWSLogs/ACCOUNT/, as the docs require:
-// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
+// bucket; its policy lets CloudTrail (this trail only) check the bucket and
+// write under AWSLogs/ACCOUNT/ (deploy/policies/bucket-policies.ts). Versioned,
+// so a log file overwritten or deleted stays recoverable; no S3 Bucket Key, so
+// CloudTrail needs no kms:Decrypt on the audit key.
 import type { DeployContext, StepReport } from "../context.ts";
 import { trailBucketStatements } from "../policies/bucket-policies.ts";
 import { ensureHardenedBucket, removeHardenedBucket, type BucketReport } from "./bucket-hardening.ts";
@@ -9,7 +10,15 @@ import { ensureHardenedBucket, removeHardenedBucket, type BucketReport } from ".
 const RESOURCE = "S3 bucket (audit trail)";
 
 export function ensureTrailBucket(ctx: DeployContext, deps: { keyArn: string }): Promise<BucketReport> {
-  return ensureHardenedBucket(ctx, { resource: RESOURCE, bucket: ctx.names.trailBucket, keyArn: deps.keyArn, extraStatements: trailBucketStatements(ctx) });
+  return ensureHardenedBucket(ctx, {
+    resource: RESOURCE,
+    bucket: ctx.names.trailBucket,
+    keyArn: deps.keyArn,
+    bucketKey: false,
+    versioning: true,
+    lifecycleRules: [],
+    extraStatements: trailBucketStatements(ctx),
+  });
 }
 
 /** Keeps a bucket holding audit logs unless deleteData. */

@@ -2,25 +2,18 @@
 // endpoint). Clients are pointed at the proxy; by default it forwards every
 // request untouched. A test tells it: "answer the next N requests matching
 // this with status X and this error body", "hold them past the client's
-// timeout", "drop the connection", or "run this side effect before/after
-// forwarding". Every request is logged with the service and operation it was
-// for, so a test can count attempts (bounded retries) and see what was faulted.
+// timeout", "drop the connection", "rewrite the upstream's answer", or "run
+// this side effect before/after forwarding". Observers see every answer the
+// upstream gives (the AWS rules in aws-rules.ts keep their state from them).
+// Every request is logged with the service and operation it was for, so a
+// test can count attempts (bounded retries) and see what was faulted.
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { RespondFault } from "./aws-errors.ts";
+import { matches, readRequest, type MatchSpec, type ProxiedRequest } from "./proxied-request.ts";
 
-export interface ProxiedRequest {
-  method: string;
-  /** The request target as sent: path and query. */
-  url: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  /** The signing name from the SigV4 credential scope ("s3", "iam", "kms", "apigateway"...). */
-  service: string;
-  /** The operation when the protocol names it (X-Amz-Target, Action=, x-id=), else "". */
-  operation: string;
-}
+export { jsonError, queryError, restJsonError, s3Error, serviceError, type RespondFault } from "./aws-errors.ts";
+export { matches, type MatchSpec, type ProxiedRequest } from "./proxied-request.ts";
 
 export type Fault =
   /** Answer without forwarding. */
@@ -34,23 +27,33 @@ export type Fault =
   /** Forward, run a side effect, then answer with the upstream's answer. */
   | { kind: "after"; run: (req: ProxiedRequest) => Promise<void> }
   /** Forward (the call takes effect), then lose the answer: the client gets this error instead. */
-  | { kind: "lose"; answer: { kind: "respond"; status: number; body?: string; headers?: Record<string, string> } };
+  | { kind: "lose"; answer: { kind: "respond"; status: number; body?: string; headers?: Record<string, string> } }
+  /** Forward, then answer with what `rewrite` makes of the upstream's answer (e.g. a state the emulator skips). */
+  | { kind: "rewrite"; rewrite: (answer: UpstreamAnswer, req: ProxiedRequest) => UpstreamAnswer };
 
-export type RespondFault = Extract<Fault, { kind: "respond" }>;
+/** What the upstream answered: status, headers and the whole body. */
+export interface UpstreamAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
 
-export interface MatchSpec {
-  method?: string;
-  service?: string;
-  operation?: string | RegExp;
-  /** Tested against the path without the query string. */
-  path?: RegExp;
-  where?: (req: ProxiedRequest) => boolean;
+/** Sees every answer the upstream gives (also those a fault then replaces or loses), before the client does. */
+export interface Observer {
+  name: string;
+  match: MatchSpec;
+  seen: (req: ProxiedRequest, answer: UpstreamAnswer) => void;
 }
 
 export interface FaultRule {
   name: string;
   match: MatchSpec;
-  fault: Fault | ((req: ProxiedRequest) => Fault);
+  /**
+   * The fault, or a function deciding it per request; it may read upstream
+   * state (async), and by returning undefined lets the request pass to the
+   * next rule without counting as faulted.
+   */
+  fault: Fault | ((req: ProxiedRequest) => Fault | undefined | Promise<Fault | undefined>);
   /** Let this many matching requests through first. */
   skip?: number;
   /** Fault this many matching requests (after `skip`); default 1; Infinity for all. */
@@ -69,9 +72,13 @@ export interface LoggedRequest {
 
 export interface FaultProxy {
   url: string;
+  /** Where requests are forwarded (moto). */
+  upstream: string;
   /** Adds a rule; rules are checked in the order added, the first match applies. */
   inject(rule: FaultRule): void;
-  /** Removes every rule and its counts (the log stays). */
+  /** Adds an observer of upstream answers. */
+  observe(observer: Observer): void;
+  /** Removes every rule, observer and count (the log stays). */
   clear(): void;
   /** Every request seen, in order of arrival. */
   log: LoggedRequest[];
@@ -89,97 +96,29 @@ interface LiveRule extends FaultRule {
   hits: number;
 }
 
-export function matches(spec: MatchSpec, req: Pick<ProxiedRequest, "method" | "service" | "operation" | "path"> & Partial<ProxiedRequest>): boolean {
-  if (spec.method !== undefined && spec.method !== req.method) return false;
-  if (spec.service !== undefined && spec.service !== req.service) return false;
-  if (spec.operation !== undefined) {
-    if (typeof spec.operation === "string" ? spec.operation !== req.operation : !spec.operation.test(req.operation)) return false;
-  }
-  if (spec.path !== undefined && !spec.path.test(req.path)) return false;
-  if (spec.where !== undefined && !spec.where(req as ProxiedRequest)) return false;
-  return true;
-}
-
-function serviceOf(headers: IncomingHttpHeaders): string {
-  const auth = String(headers.authorization ?? "");
-  return /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth)?.[1] ?? "";
-}
-
-function operationOf(headers: IncomingHttpHeaders, query: URLSearchParams, body: Buffer): string {
-  const target = headers["x-amz-target"];
-  if (typeof target === "string") return target.split(".").pop() ?? "";
-  if (String(headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) {
-    return new URLSearchParams(body.toString("utf8")).get("Action") ?? "";
-  }
-  return query.get("x-id") ?? "";
-}
-
-function readAll(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// ---- Error bodies in each AWS protocol's own shape --------------------------
-
-/** S3 (REST-XML): `<Error><Code>SlowDown</Code>...`. */
-export function s3Error(status: number, code: string, message = code): RespondFault {
-  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>FAULT0000000000</RequestId><HostId>fault-proxy</HostId></Error>`;
-  return { kind: "respond", status, body, headers: { "Content-Type": "application/xml" } };
-}
-
-/** IAM and STS (awsQuery): `<ErrorResponse><Error><Code>Throttling</Code>...`. */
-export function queryError(status: number, code: string, message = code): RespondFault {
-  const body = `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>${status >= 500 ? "Receiver" : "Sender"}</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>fault-0000</RequestId></ErrorResponse>`;
-  return { kind: "respond", status, body, headers: { "Content-Type": "text/xml" } };
-}
-
-/** KMS, CloudWatch Logs, CloudTrail (awsJson1_1): `{"__type": "ThrottlingException"}`. */
-export function jsonError(status: number, code: string, message = code): RespondFault {
-  return { kind: "respond", status, body: JSON.stringify({ __type: code, message }), headers: { "Content-Type": "application/x-amz-json-1.1" } };
-}
-
-/** Lambda and API Gateway (restJson1): the code in x-amzn-ErrorType. */
-export function restJsonError(status: number, code: string, message = code): RespondFault {
-  return {
-    kind: "respond",
-    status,
-    body: JSON.stringify({ message, Type: status >= 500 ? "Service" : "User" }),
-    headers: { "Content-Type": "application/json", "x-amzn-ErrorType": code },
-  };
-}
-
-/** An error in the protocol of the service a request is for. */
-export function serviceError(service: string, status: number, code: string, message = code): RespondFault {
-  if (service === "s3") return s3Error(status, code, message);
-  if (service === "iam" || service === "sts") return queryError(status, code, message);
-  if (service === "lambda" || service === "apigateway") return restJsonError(status, code, message);
-  return jsonError(status, code, message);
-}
 
 // ---- The proxy --------------------------------------------------------------
 
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
   const rules: LiveRule[] = [];
+  const observers: Observer[] = [];
   const log: LoggedRequest[] = [];
   const hits = new Map<string, number>();
   let inFlight = 0;
 
-  function pick(req: ProxiedRequest): LiveRule | undefined {
+  async function decide(req: ProxiedRequest): Promise<{ rule: LiveRule; fault: Fault } | undefined> {
     for (const rule of rules) {
       if (!matches(rule.match, req)) continue;
       rule.seen += 1;
       if (rule.seen <= (rule.skip ?? 0)) continue;
       if (rule.hits >= (rule.times ?? 1)) continue;
+      const fault = typeof rule.fault === "function" ? await rule.fault(req) : rule.fault;
+      if (fault === undefined) continue;
       rule.hits += 1;
       hits.set(rule.name, (hits.get(rule.name) ?? 0) + 1);
-      return rule;
+      return { rule, fault };
     }
     return undefined;
   }
@@ -191,7 +130,14 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     res.end(payload);
   }
 
-  function forward(req: ProxiedRequest, res: ServerResponse, entry: LoggedRequest, then?: () => Promise<void>, replace?: RespondFault): Promise<void> {
+  function forward(
+    req: ProxiedRequest,
+    res: ServerResponse,
+    entry: LoggedRequest,
+    then?: () => Promise<void>,
+    replace?: RespondFault,
+    rewrite?: (answer: UpstreamAnswer, req: ProxiedRequest) => UpstreamAnswer,
+  ): Promise<void> {
     return new Promise((resolve) => {
       const headers = { ...req.headers, host: target.host };
       delete headers["transfer-encoding"];
@@ -201,19 +147,21 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         upRes.on("data", (c: Buffer) => chunks.push(c));
         upRes.on("end", () => {
           const answer = async () => {
+            let upstreamAnswer: UpstreamAnswer = { status: upRes.statusCode ?? 502, headers: { ...upRes.headers }, body: Buffer.concat(chunks) };
+            for (const observer of observers) if (matches(observer.match, req)) observer.seen(req, upstreamAnswer);
             if (then !== undefined) await then();
             if (res.destroyed) return resolve();
             if (replace !== undefined) {
               respond(req, res, entry, replace);
               return resolve();
             }
-            entry.status = upRes.statusCode;
-            const outHeaders = { ...upRes.headers };
+            if (rewrite !== undefined) upstreamAnswer = rewrite(upstreamAnswer, req);
+            entry.status = upstreamAnswer.status;
+            const outHeaders = { ...upstreamAnswer.headers };
             delete outHeaders["transfer-encoding"];
-            const body = Buffer.concat(chunks);
-            if (req.method !== "HEAD") outHeaders["content-length"] = String(body.length);
-            res.writeHead(upRes.statusCode ?? 502, outHeaders);
-            res.end(req.method === "HEAD" ? undefined : body);
+            if (req.method !== "HEAD") outHeaders["content-length"] = String(upstreamAnswer.body.length);
+            res.writeHead(upstreamAnswer.status, outHeaders);
+            res.end(req.method === "HEAD" ? undefined : upstreamAnswer.body);
             resolve();
           };
           answer().catch((e: unknown) => {
@@ -231,26 +179,13 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   }
 
   async function handle(incoming: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readAll(incoming);
-    const url = incoming.url ?? "/";
-    const parsed = new URL(url, "http://proxy");
-    const req: ProxiedRequest = {
-      method: incoming.method ?? "GET",
-      url,
-      path: decodeURIComponent(parsed.pathname),
-      query: parsed.searchParams,
-      headers: incoming.headers,
-      body,
-      service: serviceOf(incoming.headers),
-      operation: "",
-    };
-    req.operation = operationOf(incoming.headers, parsed.searchParams, body);
+    const req = await readRequest(incoming);
     const entry: LoggedRequest = { method: req.method, path: req.path, service: req.service, operation: req.operation };
     log.push(entry);
-    const rule = pick(req);
-    if (rule === undefined) return forward(req, res, entry);
+    const decided = await decide(req);
+    if (decided === undefined) return forward(req, res, entry);
+    const { rule, fault } = decided;
     entry.fault = rule.name;
-    const fault = typeof rule.fault === "function" ? rule.fault(req) : rule.fault;
     switch (fault.kind) {
       case "respond":
         return respond(req, res, entry, fault);
@@ -270,6 +205,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         return forward(req, res, entry, () => fault.run(req));
       case "lose":
         return forward(req, res, entry, undefined, fault.answer);
+      case "rewrite":
+        return forward(req, res, entry, undefined, undefined, fault.rewrite);
     }
   }
 
@@ -289,12 +226,17 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
 
   return {
     url: `http://127.0.0.1:${port}`,
+    upstream,
     log,
     inject(rule) {
       rules.push({ ...rule, seen: 0, hits: 0 });
     },
+    observe(observer) {
+      observers.push(observer);
+    },
     clear() {
       rules.length = 0;
+      observers.length = 0;
       hits.clear();
     },
     count(spec) {

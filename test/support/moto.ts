@@ -1,16 +1,23 @@
 // Moto in server mode for the suites that need AWS: started on a free loopback
 // port, reset between tests, stopped at the end. Uses `moto_server` from PATH;
 // where there is none, installs moto[server] into a git-ignored .venv first.
+// Clients reach it through a thin layer (the fault proxy with standing rules)
+// that answers the few read-only calls moto does not implement, as a typical
+// account would: see MOTO_GAPS.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { startFaultProxy, type FaultRule } from "./fault-proxy.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const VENV = join(ROOT, ".venv");
 
 export interface Moto {
+  /** Where clients send requests: the gap layer in front of moto. */
   endpoint: string;
+  /** moto itself, without the gap layer. */
+  motoEndpoint: string;
   port: number;
   /** Wipes every resource (POST /moto-api/reset). */
   reset(): Promise<void>;
@@ -72,6 +79,27 @@ async function waitUntilUp(endpoint: string, child: ChildProcess, timeoutMs: num
   throw new Error(`moto_server did not answer on ${endpoint} within ${timeoutMs} ms`);
 }
 
+/** A typical account's Lambda quotas (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). */
+export const ACCOUNT_CONCURRENCY = { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 };
+
+/** Calls moto 5 does not implement (it answers 404 HTML), answered as AWS documents them. */
+export const MOTO_GAPS: FaultRule[] = [
+  {
+    name: "moto gap: lambda GetAccountSettings",
+    match: { service: "lambda", method: "GET", path: /^\/2016-08-19\/account-settings\/?$/ },
+    fault: {
+      kind: "respond",
+      status: 200,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        AccountLimit: { TotalCodeSize: 80_530_636_800, CodeSizeUnzipped: 262_144_000, CodeSizeZipped: 52_428_800, ...ACCOUNT_CONCURRENCY },
+        AccountUsage: { TotalCodeSize: 0, FunctionCount: 0 },
+      }),
+    },
+    times: Infinity,
+  },
+];
+
 export async function startMoto(): Promise<Moto> {
   const command = motoServerCommand();
   const port = await freePort();
@@ -92,14 +120,18 @@ export async function startMoto(): Promise<Moto> {
     child.kill("SIGKILL");
     throw new Error(`${(e as Error).message}\n${stderr}`);
   }
+  const gaps = await startFaultProxy(endpoint);
+  for (const rule of MOTO_GAPS) gaps.inject(rule);
   return {
-    endpoint,
+    endpoint: gaps.url,
+    motoEndpoint: endpoint,
     port,
     async reset() {
       const res = await fetch(`${endpoint}/moto-api/reset`, { method: "POST" });
       if (!res.ok) throw new Error(`moto reset failed: ${res.status}`);
     },
     async stop() {
+      await gaps.close();
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
