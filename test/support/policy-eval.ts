@@ -25,6 +25,13 @@ export interface EvalRequest {
   /** The key policy, bucket policy or Lambda resource policy of the resource. */
   resourcePolicy?: PolicyDocument | undefined;
   permissionsBoundary?: PolicyDocument | undefined;
+  /**
+   * API Gateway authorizes its management calls on the request's path, and
+   * the Service Authorization Reference does not list every path under every
+   * method (POST /restapis/{id}/resources/{parentId}, CreateResource, has no
+   * listed type): only for such calls, evaluate without the type check.
+   */
+  pathAuthorized?: boolean;
 }
 
 const DECISIONS: Record<string, Decision> = { Allowed: "Allow", ImplicitlyDenied: "ImplicitDeny", ExplicitlyDenied: "ExplicitDeny" };
@@ -64,15 +71,24 @@ export async function evaluate(request: EvalRequest): Promise<Decision> {
   const simulation = simulationOf(request);
   const result = await runSimulation(simulation, { simulationMode: "Strict" });
   const what = `${request.principal} ${request.action} ${request.resource}`;
-  if (result.resultType === "error") throw new Error(`the engine refused ${what}: ${JSON.stringify(result.errors)}`);
+  if (result.resultType === "error") {
+    if (request.pathAuthorized && result.errors.message === "no.resource.types") return unchecked(simulation, request);
+    throw new Error(`the engine refused ${what}: ${JSON.stringify(result.errors)}`);
+  }
   const ignored = result.resultType === "single" ? (result.result.ignoredContextKeys ?? []) : result.results.flatMap((r) => r.ignoredContextKeys ?? []);
   if (ignored.length === 0) return DECISIONS[result.overallResult]!;
   if (!(await encryptionContextKeysAllowed(request.action, ignored))) {
     throw new Error(`${what}: context keys ${ignored.join(", ")} do not apply to ${request.action} (the service authorization reference): the scenario's request is wrong`);
   }
-  // The unsafe entry skips the validation done above; it loads the resource
-  // policy without a name unless handed one already validated (its documented
-  // ValidatedPolicy shape), and then fails on the missing name.
+  return unchecked(simulation, request);
+}
+
+/**
+ * The engine's entry without input checks (those of evaluate() ran already).
+ * It loads the resource policy without a name unless handed one already
+ * validated (the engine's ValidatedPolicy shape), and then fails on the name.
+ */
+function unchecked(simulation: Simulation, request: EvalRequest): Decision {
   const resourcePolicy = request.resourcePolicy && { __validated: true, policyDocument: request.resourcePolicy, metadata: { name: "resource" }, errors: [] };
   return DECISIONS[runUnsafeSimulation({ ...simulation, resourcePolicy }, { simulationMode: "Strict" })]!;
 }
