@@ -24,7 +24,7 @@ const ACCOUNT = "123456789012"; // moto's
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
 const config = parseConfig(example);
 const names = resourceNames(config.stackName, ACCOUNT, MOTO_REGION);
-const deployerPolicy = readFileSync(new URL("../deploy/deployer-policy.json", import.meta.url), "utf8");
+const deployerPolicy = ["deployer-policy.json", "deployer-policy-services.json"].map((f) => readFileSync(new URL(`../deploy/${f}`, import.meta.url), "utf8")).join("\n");
 
 function fakeZip(): FunctionZip {
   const bytes = zipSync({ "index.mjs": [strToU8("export const handler = async () => ({ statusCode: 200, body: '' });"), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });

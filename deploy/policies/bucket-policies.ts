@@ -3,10 +3,14 @@
 // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
 // requires. Pure, for the deploy, the policy-engine tests and the audit.
 import type { DeployContext } from "../context.ts";
-import { bucketArn, trailArn, type NamedScope } from "../arns.ts";
+import { bucketArn, servicePrincipal, trailArn, type NamedScope } from "../arns.ts";
 import type { PolicyDocument, PolicyStatement } from "./document.ts";
 
-/** Refuses every request not made over TLS, whoever makes it. */
+/**
+ * Refuses every request not made over TLS, whoever makes it: an explicit deny,
+ * so no other statement, identity policy or grant can let plain HTTP through.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html#transit
+ */
 export function tlsOnlyStatement(ctx: Pick<DeployContext, "partition">, bucket: string): PolicyStatement {
   const resource = bucketArn(ctx, bucket);
   return {
@@ -26,7 +30,7 @@ export function bucketPolicy(ctx: Pick<DeployContext, "partition">, spec: { buck
 /** CloudTrail's grants, scoped with aws:SourceArn to this stack's trail (no other trail may write here). */
 export function trailBucketStatements(ctx: NamedScope): PolicyStatement[] {
   const bucket = bucketArn(ctx, ctx.names.trailBucket);
-  const cloudtrail = { Service: "cloudtrail.amazonaws.com" };
+  const cloudtrail = { Service: servicePrincipal("cloudtrail") };
   const sourceArn = { "aws:SourceArn": trailArn(ctx) };
   return [
     { Sid: "CloudTrailChecksBucketAcl", Effect: "Allow", Principal: cloudtrail, Action: "s3:GetBucketAcl", Resource: bucket, Condition: { StringEquals: sourceArn } },

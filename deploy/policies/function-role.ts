@@ -1,71 +1,122 @@
-// The function role's documents: who may assume it (Lambda only) and the one
-// inline policy naming exactly the objects, key and log group the handler uses.
-// Pure, for the deploy, the policy-engine tests and the audit.
-import { arn, type NamedScope } from "../arns.ts";
-import type { PolicyDocument } from "./document.ts";
+// The function role's documents: who may assume it (Lambda only), the one
+// inline policy naming exactly the objects, key and log group the handler
+// uses, and the permissions boundary that caps the role whatever policy it is
+// later given. Pure, for the deploy, the policy-engine tests and the audit.
+import { arn, bucketArn, servicePrincipal, viaService, type NamedScope } from "../arns.ts";
+import type { PolicyDocument, PolicyStatement } from "./document.ts";
 import { signingSecretCondition } from "./key-policy.ts";
 
 export const lambdaTrustPolicy = (): PolicyDocument => ({
   Version: "2012-10-17",
-  Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+  Statement: [{ Effect: "Allow", Principal: { Service: servicePrincipal("lambda") }, Action: "sts:AssumeRole" }],
 });
 
+/** Where the handler's objects live: presigned uploads land under uploads/ and move to originals/ once checked. */
+export const IMAGE_PREFIXES = { uploads: "uploads/", originals: "originals/", resized: "resized/" } as const;
+
+/** The function's objects and logs: the role policy grants them, the boundary allows them. */
+function functionStatements(ctx: NamedScope): PolicyStatement[] {
+  const bucket = bucketArn(ctx, ctx.names.imagesBucket);
+  const { uploads, originals, resized } = IMAGE_PREFIXES;
+  return [
+    {
+      // A presigned PUT is authorized as the identity that signed it, the
+      // function's role: it needs PutObject here although the handler never
+      // writes uploads/ itself. A checked upload is copied to originals/ and
+      // removed; a refused one is removed.
+      // https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html
+      Sid: "PresignedUploads",
+      Effect: "Allow",
+      Action: ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+      Resource: `${bucket}/${uploads}*`,
+    },
+    {
+      Sid: "ReadWriteImages",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      Resource: [`${bucket}/${originals}*`, `${bucket}/${resized}*`],
+    },
+    {
+      Sid: "ListImagePrefixes",
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: bucket,
+      // IfExists: S3 checks ListBucket without a prefix when it decides
+      // between 404 and 403 for a missing key; a real listing must stay
+      // within the three prefixes.
+      // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax (Permissions)
+      Condition: { StringLikeIfExists: { "s3:prefix": [`${uploads}*`, `${originals}*`, `${resized}*`] } },
+    },
+    {
+      Sid: "WriteOwnLogs",
+      Effect: "Allow",
+      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: arn(ctx, "logs", `log-group:${ctx.names.functionLogGroup}:*`),
+    },
+  ];
+}
+
 /**
- * Exactly what the handler does and nothing more: read, write and delete
- * under its two prefixes (DELETE /images/{id}; a rejected presigned upload),
- * list them (S3 answers 404 rather than 403 for a missing key only to a caller
- * allowed to list), use the project key through S3 and Lambda, decrypt the
- * URL-signing secret (and only it) directly, and write its own logs. No
- * wildcard action and no "*" resource. Pure, for tests and the audit.
+ * The images key's uses, as the key policy grants them to the role by name
+ * (imagesKeyPolicy): the boundary must allow them too, since a boundary
+ * limits what a resource policy grants to a role's ARN.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html#policy-eval-denyallow
  */
-export function lambdaRolePolicy(ctx: NamedScope, deps: { keyArn: string }): PolicyDocument {
-  const bucketArn = `arn:${ctx.partition}:s3:::${ctx.names.imagesBucket}`;
+function keyStatements(ctx: NamedScope, keys: string): PolicyStatement[] {
+  const bucket = bucketArn(ctx, ctx.names.imagesBucket);
+  return [
+    {
+      // SSE-KMS objects of the images bucket only (its encryption context), as the key policy.
+      Sid: "UseImagesKeyThroughS3",
+      Effect: "Allow",
+      Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+      Resource: keys,
+      Condition: {
+        StringEquals: { "kms:ViaService": viaService(ctx, "s3") },
+        StringLike: { "kms:EncryptionContext:aws:s3:arn": [bucket, `${bucket}/*`] },
+      },
+    },
+    {
+      Sid: "DecryptEnvironmentThroughLambda",
+      Effect: "Allow",
+      Action: "kms:Decrypt",
+      Resource: keys,
+      Condition: { StringEquals: { "kms:ViaService": viaService(ctx, "lambda") } },
+    },
+    { Sid: "DecryptSigningSecret", Effect: "Allow", Action: "kms:Decrypt", Resource: keys, Condition: signingSecretCondition() },
+  ];
+}
+
+/**
+ * Exactly what the handler does and nothing more: sign presigned uploads,
+ * read and remove them, read, write and delete originals and variants (DELETE
+ * /images/{id}), list those prefixes (S3 answers 404 rather than 403 for a
+ * missing key only to a caller allowed to list), and write its own logs. No
+ * wildcard action and no "*" resource. The images key's uses are granted by
+ * the key policy, which names the role; a copy here would grant nothing more.
+ */
+export function lambdaRolePolicy(ctx: NamedScope, _deps: { keyArn: string }): PolicyDocument {
+  return { Version: "2012-10-17", Statement: functionStatements(ctx) };
+}
+
+/**
+ * The role's permissions boundary: the most the function may ever do, whatever
+ * inline or managed policy the role is given later (the deployer may rewrite
+ * the role's policy, never this document). It names no key ARN, so it can
+ * exist before the key: the conditions (the images bucket's encryption
+ * context, Lambda, the signing secret's context) already confine KMS use to
+ * the images key's purposes. The audit trail's bucket is denied outright: an
+ * explicit deny also stops a bucket policy that names the role's session.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+ */
+export function functionBoundaryPolicy(ctx: NamedScope): PolicyDocument {
+  const trailBucket = bucketArn(ctx, ctx.names.trailBucket);
   return {
     Version: "2012-10-17",
     Statement: [
-      {
-        Sid: "ReadWriteImages",
-        Effect: "Allow",
-        Action: ["s3:GetObject", "s3:PutObject"],
-        Resource: [`${bucketArn}/originals/*`, `${bucketArn}/resized/*`],
-      },
-      {
-        Sid: "DeleteImages",
-        Effect: "Allow",
-        Action: "s3:DeleteObject",
-        Resource: [`${bucketArn}/originals/*`, `${bucketArn}/resized/*`],
-      },
-      {
-        Sid: "ListImagePrefixes",
-        Effect: "Allow",
-        Action: "s3:ListBucket",
-        Resource: bucketArn,
-        // IfExists: S3 checks ListBucket without a prefix when it decides
-        // between 404 and 403 for a missing key; a real listing must stay
-        // within the two prefixes.
-        Condition: { StringLikeIfExists: { "s3:prefix": ["originals/*", "resized/*"] } },
-      },
-      {
-        // SSE-KMS objects, and the function's encrypted environment: as the key policy, only through those services.
-        Sid: "UseProjectKeyThroughServices",
-        Effect: "Allow",
-        Action: ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
-        Resource: deps.keyArn,
-        Condition: { StringEquals: { "kms:ViaService": [`s3.${ctx.region}.amazonaws.com`, `lambda.${ctx.region}.amazonaws.com`] } },
-      },
-      {
-        Sid: "DecryptSigningSecret",
-        Effect: "Allow",
-        Action: "kms:Decrypt",
-        Resource: deps.keyArn,
-        Condition: signingSecretCondition(),
-      },
-      {
-        Sid: "WriteOwnLogs",
-        Effect: "Allow",
-        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        Resource: arn(ctx, "logs", `log-group:${ctx.names.functionLogGroup}:*`),
-      },
+      ...functionStatements(ctx),
+      ...keyStatements(ctx, arn(ctx, "kms", "key/*")),
+      { Sid: "NeverTheAuditTrail", Effect: "Deny", Action: "s3:*", Resource: [trailBucket, `${trailBucket}/*`] },
     ],
   };
 }

@@ -1,8 +1,10 @@
-// The project key's policy: who may administer the key and who may use it, and
-// for what. Pure, for the deploy, the policy-engine tests and the audit.
+// The two key policies: the images key (images bucket, the function's
+// environment, the URL-signing secret) and the audit key (CloudTrail's log
+// files and the trail bucket). Who may administer each key and who may use it,
+// and for what. Pure, for the deploy, the policy-engine tests and the audit.
 import { SIGNING_SECRET_CONTEXT } from "../../config/runtime-env.ts";
-import { trailArn, type NamedScope } from "../arns.ts";
-import type { PolicyDocument } from "./document.ts";
+import { accountRoot, bucketArn, servicePrincipal, trailArn, viaService, type NamedScope } from "../arns.ts";
+import type { PolicyDocument, PolicyStatement } from "./document.ts";
 
 /**
  * The URL-signing secret's encryption context as a condition: the key may be
@@ -12,103 +14,166 @@ export const signingSecretCondition = (): Record<string, Record<string, string>>
   StringEquals: Object.fromEntries(Object.entries(SIGNING_SECRET_CONTEXT).map(([k, v]) => [`kms:EncryptionContext:${k}`, v])),
 });
 
-// Key administration, not use: the account can manage the key (and so never
-// lock itself out) but cannot encrypt or decrypt with it through IAM alone.
-const ADMIN_ACTIONS = [
-  "kms:Create*",
-  "kms:Describe*",
-  "kms:Enable*",
-  "kms:List*",
-  "kms:Put*",
-  "kms:Update*",
-  "kms:Revoke*",
-  "kms:Disable*",
-  "kms:Get*",
-  "kms:Delete*",
+/**
+ * Administration, not use: the account's identities that IAM allows can
+ * manage the key (so the account never locks itself out, and the deployer's
+ * IAM policy decides who does), but never encrypt, decrypt or create grants
+ * through this statement. Listed one by one: "kms:Create*" would include
+ * CreateGrant, and a grant is use.
+ * https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators
+ */
+export const KEY_ADMIN_ACTIONS = [
+  "kms:DescribeKey",
+  "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:ListResourceTags",
+  "kms:ListGrants",
+  "kms:PutKeyPolicy",
+  "kms:EnableKey",
+  "kms:DisableKey",
+  "kms:EnableKeyRotation",
   "kms:TagResource",
-  "kms:UntagResource",
+  "kms:CreateAlias",
+  "kms:UpdateAlias",
+  "kms:DeleteAlias",
+  "kms:RevokeGrant",
   "kms:ScheduleKeyDeletion",
   "kms:CancelKeyDeletion",
-  "kms:RotateKeyOnDemand",
 ];
 
+function accountAdministers(ctx: NamedScope): PolicyStatement {
+  return { Sid: "AccountAdministersKey", Effect: "Allow", Principal: { AWS: accountRoot(ctx) }, Action: KEY_ADMIN_ACTIONS, Resource: "*" };
+}
+
+/** Requests from this account only: with a role or root principal, the key policy must not open to another account's grants. */
+const callerAccount = (ctx: NamedScope) => ({ "kms:CallerAccount": ctx.account });
+
 /**
- * The key policy: administration for the account, use for CloudTrail (this
- * trail) and the Lambda role (through S3 and Lambda), and the URL-signing
- * secret: the deploying account encrypts it, the role decrypts it, both
- * directly and only with its encryption context.
+ * The images key: the function's role, named here (its own policy has no KMS
+ * statement; its boundary caps these grants), uses it through S3 (for the
+ * images bucket only: its encryption context) and through Lambda (its
+ * environment), and decrypts the URL-signing secret directly, with that
+ * secret's context. The deploying identities (the account, as far as IAM
+ * allows) encrypt the secret and let Lambda use the key for the function's
+ * environment, and nothing more.
  */
-export function kmsKeyPolicy(ctx: NamedScope, deps: { roleArn: string }): PolicyDocument {
-  const cloudtrail = { Service: "cloudtrail.amazonaws.com" };
+export function imagesKeyPolicy(ctx: NamedScope, deps: { roleArn: string }): PolicyDocument {
+  const bucket = bucketArn(ctx, ctx.names.imagesBucket);
+  const role = { AWS: deps.roleArn };
+  const root = { AWS: accountRoot(ctx) };
+  const throughLambda = { "kms:ViaService": viaService(ctx, "lambda"), ...callerAccount(ctx) };
   return {
     Version: "2012-10-17",
     Statement: [
+      accountAdministers(ctx),
       {
-        Sid: "AccountAdministersKey",
+        // S3 asks for a data key on PutObject (and the copy of CopyObject) and decrypts on GetObject.
+        // With an S3 Bucket Key the context is the bucket's ARN, without one the object's:
+        // https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#encryption-context
+        Sid: "FunctionUsesKeyThroughS3",
         Effect: "Allow",
-        Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.account}:root` },
-        Action: ADMIN_ACTIONS,
+        Principal: role,
+        Action: ["kms:Decrypt", "kms:GenerateDataKey"],
         Resource: "*",
+        Condition: {
+          StringEquals: { "kms:ViaService": viaService(ctx, "s3"), ...callerAccount(ctx) },
+          StringLike: { "kms:EncryptionContext:aws:s3:arn": [bucket, `${bucket}/*`] },
+        },
       },
+      {
+        Sid: "FunctionDecryptsEnvironment",
+        Effect: "Allow",
+        Principal: role,
+        Action: "kms:Decrypt",
+        Resource: "*",
+        Condition: { StringEquals: throughLambda },
+      },
+      {
+        // The handler decrypts the secret once per cold start, calling KMS itself.
+        Sid: "FunctionDecryptsSigningSecret",
+        Effect: "Allow",
+        Principal: role,
+        Action: "kms:Decrypt",
+        Resource: "*",
+        Condition: signingSecretCondition(),
+      },
+      {
+        // Lambda encrypts the function's environment with this key on behalf of
+        // whoever creates or updates the function, and decrypts it to show it back.
+        // https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html
+        Sid: "DeployerManagesFunctionEnvironment",
+        Effect: "Allow",
+        Principal: root,
+        Action: ["kms:Encrypt", "kms:Decrypt"],
+        Resource: "*",
+        Condition: { StringEquals: throughLambda },
+      },
+      {
+        // Only an AWS service (Lambda, for the function) may be granted use of the key.
+        // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
+        Sid: "LambdaGrantsForFunction",
+        Effect: "Allow",
+        Principal: root,
+        Action: "kms:CreateGrant",
+        Resource: "*",
+        Condition: { StringEquals: throughLambda, Bool: { "kms:GrantIsForAWSResource": "true" } },
+      },
+      {
+        // Deploy makes the secret: encrypt only, so no identity can read a secret back through this statement.
+        Sid: "DeployerEncryptsSigningSecret",
+        Effect: "Allow",
+        Principal: root,
+        Action: "kms:Encrypt",
+        Resource: "*",
+        Condition: { StringEquals: { ...signingSecretCondition().StringEquals, ...callerAccount(ctx) } },
+      },
+    ],
+  };
+}
+
+/**
+ * The audit key, as "Configure AWS KMS key policies for CloudTrail" documents:
+ * CloudTrail (this trail only) encrypts log files and describes the key; the
+ * account's identities that IAM allows decrypt log files, so an auditor can
+ * read them and run `aws cloudtrail validate-logs`. The trail bucket has no S3
+ * Bucket Key, so CloudTrail needs no kms:Decrypt. The function's role gets nothing.
+ * https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
+ */
+export function auditKeyPolicy(ctx: NamedScope): PolicyDocument {
+  const cloudtrail = { Service: servicePrincipal("cloudtrail") };
+  const trail = trailArn(ctx);
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      accountAdministers(ctx),
       {
         Sid: "CloudTrailEncryptsLogs",
         Effect: "Allow",
         Principal: cloudtrail,
         Action: "kms:GenerateDataKey*",
         Resource: "*",
-        Condition: {
-          StringLike: { "kms:EncryptionContext:aws:cloudtrail:arn": `arn:${ctx.partition}:cloudtrail:*:${ctx.account}:trail/*` },
-          StringEquals: { "aws:SourceArn": trailArn(ctx) },
-        },
+        Condition: { StringEquals: { "aws:SourceArn": trail, "kms:EncryptionContext:aws:cloudtrail:arn": trail } },
       },
       // CloudTrail checks the key when the trail is created or updated.
-      { Sid: "CloudTrailDescribesKey", Effect: "Allow", Principal: cloudtrail, Action: "kms:DescribeKey", Resource: "*" },
+      { Sid: "CloudTrailDescribesKey", Effect: "Allow", Principal: cloudtrail, Action: "kms:DescribeKey", Resource: "*", Condition: { StringEquals: { "aws:SourceArn": trail } } },
       {
-        Sid: "FunctionUsesKeyThroughS3",
+        Sid: "AccountDecryptsLogFiles",
         Effect: "Allow",
-        Principal: { AWS: deps.roleArn },
-        Action: ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
-        Resource: "*",
-        Condition: { StringEquals: { "kms:ViaService": `s3.${ctx.region}.amazonaws.com` } },
-      },
-      {
-        // Lambda encrypts the function's environment with this key on behalf of
-        // whoever creates or updates the function, and decrypts it to show it
-        // back: the deploying identity needs that use, through Lambda only.
-        Sid: "DeployerManagesFunctionEnvironment",
-        Effect: "Allow",
-        Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.account}:root` },
-        Action: ["kms:Encrypt", "kms:Decrypt", "kms:CreateGrant"],
-        Resource: "*",
-        Condition: { StringEquals: { "kms:ViaService": `lambda.${ctx.region}.amazonaws.com` } },
-      },
-      {
-        Sid: "FunctionDecryptsEnvironment",
-        Effect: "Allow",
-        Principal: { AWS: deps.roleArn },
+        Principal: { AWS: accountRoot(ctx) },
         Action: "kms:Decrypt",
         Resource: "*",
-        Condition: { StringEquals: { "kms:ViaService": `lambda.${ctx.region}.amazonaws.com` } },
-      },
-      {
-        // Deploy makes the secret (signing-secret.ts): encrypt only, so the
-        // deploying identity can never read a secret back through this statement.
-        Sid: "DeployerEncryptsSigningSecret",
-        Effect: "Allow",
-        Principal: { AWS: `arn:${ctx.partition}:iam::${ctx.account}:root` },
-        Action: "kms:Encrypt",
-        Resource: "*",
-        Condition: signingSecretCondition(),
-      },
-      {
-        // The handler decrypts the secret once per cold start, calling KMS itself.
-        Sid: "FunctionDecryptsSigningSecret",
-        Effect: "Allow",
-        Principal: { AWS: deps.roleArn },
-        Action: "kms:Decrypt",
-        Resource: "*",
-        Condition: signingSecretCondition(),
+        Condition: { StringEquals: { ...callerAccount(ctx), "kms:EncryptionContext:aws:cloudtrail:arn": trail } },
       },
     ],
   };
+}
+
+/**
+ * @deprecated The one key of a deploy that has not split its keys yet: the
+ * images key's statements plus CloudTrail's (the trail still encrypts with
+ * it). Remove once deploy/resources/kms-key.ts makes both keys.
+ */
+export function kmsKeyPolicy(ctx: NamedScope, deps: { roleArn: string }): PolicyDocument {
+  const audit = auditKeyPolicy(ctx).Statement.filter((s) => s.Sid !== "AccountAdministersKey");
+  return { Version: "2012-10-17", Statement: [...imagesKeyPolicy(ctx, deps).Statement, ...audit] };
 }
