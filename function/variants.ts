@@ -3,7 +3,8 @@
 // only then report it. Nothing is reported as stored before S3 said so.
 import type { OutputFormat, RuntimeSettings, SizeSpec } from "../config/schema.ts";
 import { ApiError } from "./errors.ts";
-import { assertDecodes, checkByteLimit, inspectImage, type ImageInfo } from "./image/inspect.ts";
+import type { DecodeBudget } from "./image/budget.ts";
+import { assertDecodes, budgetOf, checkByteLimit, inspectImage, type ImageInfo } from "./image/inspect.ts";
 import { chooseOutput, specTag } from "./image/output.ts";
 import { renderVariants, type Variant } from "./image/render.ts";
 import { originalKey, variantKey, type ImageStore, type OriginalMeta, type StoredOriginal, type VariantMeta } from "./storage/image-store.ts";
@@ -99,12 +100,12 @@ export interface Rendered {
  * limit and a full decode test, and if it is refused it is deleted, so that
  * nothing unchecked stays in originals/.
  */
-async function checkOriginal(store: ImageStore, settings: RuntimeSettings, id: string, got: StoredOriginal): Promise<ImageInfo> {
+async function checkOriginal(store: ImageStore, settings: RuntimeSettings, id: string, got: StoredOriginal, budget: DecodeBudget): Promise<ImageInfo> {
   const limits = got.posted ? settings.input : { ...settings.input, maxBytes: settings.uploads.maxBytes };
   try {
     if (got.data === undefined) checkByteLimit(got.meta.bytes, limits);
     const info = await inspectImage(got.data!, limits);
-    if (!got.posted) await assertDecodes(got.data!, limits);
+    if (!got.posted) await assertDecodes(got.data!, limits, budget);
     return info;
   } catch (e) {
     if (got.posted || !(e instanceof ApiError) || !e.expose) throw e;
@@ -125,7 +126,9 @@ export async function renderAndStore(
 ): Promise<{ original: OriginalMeta; info: ImageInfo; rendered: Rendered[] }> {
   const got = await store.getOriginal(id, (posted) => (posted ? settings.input.maxBytes : settings.uploads.maxBytes));
   if (got === undefined) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
-  const info = await checkOriginal(store, settings, id, got);
+  // One budget for checking, decoding and encoding: the request's whole image work.
+  const budget = budgetOf(settings.input);
+  const info = await checkOriginal(store, settings, id, got, budget);
   const { name } = got.meta;
   const original: OriginalMeta = {
     id,
@@ -146,6 +149,7 @@ export async function renderAndStore(
     info,
     targets.map((t) => [t.size, t.spec] as const),
     settings,
+    budget,
   );
   const rendered = await Promise.all(
     targets.map(async (target, i) => {

@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RuntimeSettings } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
 import { MIME_TYPES } from "../image/formats.ts";
-import { assertDecodes, inspectImage } from "../image/inspect.ts";
+import { assertDecodes, budgetOf, inspectImage } from "../image/inspect.ts";
 import { bodyBytes, decodeBase64, header, query } from "../http/request.ts";
 import { json } from "../http/response.ts";
 import type { ImageStore } from "../storage/image-store.ts";
@@ -62,8 +62,9 @@ export async function uploadImage(
   store: ImageStore,
 ): Promise<APIGatewayProxyResult & { bytesIn: number }> {
   const { data, name } = parseUpload(event, settings);
+  const budget = budgetOf(settings.input);
   const info = await inspectImage(data, settings.input);
-  await assertDecodes(data, settings.input);
+  await assertDecodes(data, settings.input, budget);
   const id = randomUUID();
   const original = await store.putOriginal(
     { id, format: info.format, width: info.width, height: info.height, hasAlpha: info.hasAlpha, bytes: data.length, ...(name === undefined ? {} : { name }) },
