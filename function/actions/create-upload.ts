@@ -14,7 +14,7 @@ import { describeLimit } from "../image/inspect.ts";
 import { bodyBytes } from "../http/request.ts";
 import { json } from "../http/response.ts";
 import type { ImageStore } from "../storage/image-store.ts";
-import { apiBase, imageLink, sizeLink } from "./links.ts";
+import { imageLink, sizeLink } from "./links.ts";
 import { cleanName } from "./upload-image.ts";
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -64,13 +64,13 @@ export async function createUpload(
   event: APIGatewayProxyEvent,
   settings: RuntimeSettings,
   store: ImageStore,
+  base: string,
   nowMs: number,
 ): Promise<APIGatewayProxyResult> {
   const request = parseRequest(event, settings);
   const id = randomUUID();
   const expiresIn = settings.uploads.urlExpiresSeconds;
   const url = await store.presignUpload(id, request, expiresIn);
-  const base = apiBase(event);
   return json(201, {
     id,
     upload: {

@@ -10,7 +10,7 @@ import { assertDecodes, budgetOf, inspectImage } from "../image/inspect.ts";
 import { bodyBytes, decodeBase64, header, query } from "../http/request.ts";
 import { json } from "../http/response.ts";
 import type { ImageStore } from "../storage/image-store.ts";
-import { apiBase, imageLink, sizeLink } from "./links.ts";
+import { imageLink, sizeLink } from "./links.ts";
 
 const JSON_SLACK = 64 * 1024; // room for the JSON around the base64 image
 
@@ -60,6 +60,7 @@ export async function uploadImage(
   event: APIGatewayProxyEvent,
   settings: RuntimeSettings,
   store: ImageStore,
+  base: string,
 ): Promise<APIGatewayProxyResult & { bytesIn: number }> {
   const { data, name } = parseUpload(event, settings);
   const budget = budgetOf(settings.input);
@@ -71,7 +72,6 @@ export async function uploadImage(
     data,
     MIME_TYPES[info.format],
   );
-  const base = apiBase(event);
   const self = imageLink(base, id);
   const result = json(
     201,
