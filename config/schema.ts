@@ -61,6 +61,10 @@ export const runtimeSettingsSchema = z.strictObject({
       // A GIF/WebP may declare thousands of tiny frames: the pixel limit cannot see
       // them, so the frame count has its own cap.
       maxFrames: z.number().int().min(1).max(10_000).default(500),
+      // Every request's decoding and encoding shares this budget (sharp's timeout,
+      // whole seconds). 10 s leaves the 28 s function timeout room for S3 at
+      // 1536 MB (0.87 vCPU), where a 40 MP AVIF alone decodes in a few seconds.
+      maxDecodeSeconds: z.number().int().min(1).max(25).default(10),
     })
     .prefault({}),
   cors: z

@@ -6,6 +6,7 @@ import type { RuntimeSettings } from "../config/schema.ts";
 import { createUpload } from "./actions/create-upload.ts";
 import { deleteImage } from "./actions/delete-image.ts";
 import { getSize, MAX_INLINE_BYTES } from "./actions/get-size.ts";
+import { apiBase } from "./actions/links.ts";
 import { listSizes, type PublicUrlSigner } from "./actions/list-sizes.ts";
 import { publicSize } from "./actions/public-size.ts";
 import { uploadImage } from "./actions/upload-image.ts";
@@ -26,6 +27,8 @@ export interface AppOptions {
   signingSecret?: SigningSecret;
   /** The clock, in milliseconds (tests move it to expire signed URLs). */
   now?: () => number;
+  /** The API's base URL for links (a custom domain, local mode); else API Gateway's domain and stage from the event. */
+  baseUrl?: string;
 }
 
 export type Handler = (event: APIGatewayProxyEvent, context?: Partial<Context>) => Promise<APIGatewayProxyResult>;
@@ -63,19 +66,20 @@ export function createApp(options: AppOptions): Handler {
   }
 
   async function dispatch(event: APIGatewayProxyEvent, route: string): Promise<Outcome> {
+    const base = () => apiBase(event, options.baseUrl);
     switch (route) {
       case "OPTIONS":
         return { statusCode: 204, headers: {}, body: "" };
       case "POST /images":
-        return uploadImage(event, settings, store);
+        return uploadImage(event, settings, store, base());
       case "GET /images/{id}":
-        return listSizes(event, settings, store, await publicUrlSigner());
+        return listSizes(event, settings, store, base(), await publicUrlSigner());
       case "GET /images/{id}/{size}":
         return getSize(event, settings, store, { maxInlineBytes });
       case "DELETE /images/{id}":
         return deleteImage(event, store);
       case "POST /uploads":
-        return createUpload(event, settings, store, now());
+        return createUpload(event, settings, store, base(), now());
       case "GET /public/images/{id}/{size}":
         return publicSize(event, settings, store, await secret(), { maxInlineBytes, nowSeconds: Math.floor(now() / 1000) });
       default:

@@ -18,6 +18,8 @@ export type ErrorCode =
   | "UNREADABLE_IMAGE"
   | "TOO_MANY_PIXELS"
   | "TOO_MANY_FRAMES"
+  | "IMAGE_TOO_COMPLEX"
+  | "DECODE_TIMEOUT"
   | "STORAGE_UNAVAILABLE"
   | "STORAGE_ERROR"
   | "INTERNAL_ERROR";
@@ -39,6 +41,10 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   UNREADABLE_IMAGE: 415,
   TOO_MANY_PIXELS: 422,
   TOO_MANY_FRAMES: 422,
+  // Structure that makes decoding cost far more than its pixels (image/structure.ts).
+  IMAGE_TOO_COMPLEX: 422,
+  // Decoding and encoding ran past input.maxDecodeSeconds (image/budget.ts).
+  DECODE_TIMEOUT: 422,
   STORAGE_UNAVAILABLE: 503,
   STORAGE_ERROR: 502,
   INTERNAL_ERROR: 500,

@@ -6,6 +6,7 @@
 import { KMSClient } from "@aws-sdk/client-kms";
 import { BUCKET_ENV, settingsFromEnv, SIGNING_SECRET_CONTEXT, SIGNING_SECRET_ENV } from "../config/runtime-env.ts";
 import { ConfigError } from "../config/load.ts";
+import { BASE_URL_ENV, parseBaseUrl } from "./actions/links.ts";
 import { createLambdaHandler } from "./app.ts";
 import { configureLibvips } from "./image/libvips.ts";
 import { ciphertextFromEnv, kmsSigningSecret } from "./signing-secret.ts";
@@ -18,6 +19,12 @@ if (bucket === undefined || bucket === "") {
   throw new ConfigError("environment", [`${BUCKET_ENV} is not set: redeploy with deploy/index.ts, which sets it`]);
 }
 const ciphertext = ciphertextFromEnv(process.env, SIGNING_SECRET_ENV);
+let baseUrl: string | undefined;
+try {
+  baseUrl = process.env[BASE_URL_ENV] ? parseBaseUrl(process.env[BASE_URL_ENV]) : undefined;
+} catch (e) {
+  throw new ConfigError("environment", [(e as Error).message]);
+}
 configureLibvips(settings.input.formats);
 
 // Bounded like the S3 client's, so a slow KMS cannot hold a request past 29 s.
@@ -26,5 +33,6 @@ const kms = new KMSClient({ maxAttempts: 3, requestHandler: { connectionTimeout:
 export const handler = createLambdaHandler({
   store: new ImageStore(createS3Client(), bucket),
   settings,
+  ...(baseUrl === undefined ? {} : { baseUrl }),
   ...(ciphertext === undefined ? {} : { signingSecret: kmsSigningSecret(kms, ciphertext, SIGNING_SECRET_CONTEXT) }),
 });

@@ -1,7 +1,10 @@
 // Resizing on upload (config resizeOnUpload): S3 notifies the function of every
-// object created under originals/ (deploy scopes the notification to that
-// prefix), by any route: POST /images, a presigned PUT, a direct write. The
-// function writes only under resized/, so its own outputs never notify it.
+// object created under uploads/ and originals/ (deploy scopes the notifications
+// to TRIGGER_PREFIXES). A presigned upload is checked, its sizes made, and it
+// is moved to originals/ (or deleted when refused). An original written by
+// POST /images or directly gets its sizes. The move's own event for
+// originals/ finds the sizes made and stops, and nothing the function writes
+// under resized/ notifies it: no loop, no work done twice.
 // Each record is handled on its own and logged in one line; one bad record
 // never fails the others, and nothing is thrown (S3 would retry the whole event).
 import type { Context, S3Event, S3EventRecord } from "aws-lambda";
@@ -9,10 +12,8 @@ import type { RuntimeSettings } from "../config/schema.ts";
 import { ApiError } from "./errors.ts";
 import type { LogSink } from "./log.ts";
 import type { ImageStore } from "./storage/image-store.ts";
-import { ID_PATTERN, isAuto, renderAndStore, type SizeRequest } from "./variants.ts";
-
-/** The notification filter deploy configures: a prefix, and nothing the function writes matches it. */
-export const TRIGGER_PREFIX = "originals/";
+import { ORIGINALS_PREFIX, UPLOADS_PREFIX } from "./storage/key-layout.ts";
+import { ID_PATTERN, isAuto, missingRequests, renderAndStore, type SizeRequest } from "./variants.ts";
 
 export type RecordAction = "resized" | "ignored" | "rejected" | "failed";
 
@@ -52,16 +53,36 @@ interface Handled {
 export function createS3EventHandler(options: { store: ImageStore; settings: RuntimeSettings; log: LogSink }) {
   const { store, settings, log } = options;
 
+  async function onUpload(id: string): Promise<Handled> {
+    // The same id PUT again after its upload was checked: the image stays as checked.
+    if (await store.hasOriginal(id)) {
+      await store.deleteUpload(id);
+      return { action: "ignored", reason: "the image exists: the new upload was deleted" };
+    }
+    const done = await renderAndStore(store, settings, id, triggerRequests(settings), { uploadOnly: true });
+    return { action: "resized", sizes: done.rendered.length };
+  }
+
+  async function onOriginal(id: string): Promise<Handled> {
+    const requests = triggerRequests(settings);
+    // A checked original (POST /images, a moved upload) needs only what is missing;
+    // a direct write may have replaced the bytes, so all of it is made again.
+    const missing = await missingRequests(store, settings, id, requests);
+    if (missing?.length === 0) return { action: "ignored", reason: "sizes up to date" };
+    const done = await renderAndStore(store, settings, id, missing ?? requests);
+    return { action: "resized", sizes: done.rendered.length };
+  }
+
   async function handleRecord(record: S3EventRecord): Promise<Handled> {
     if (!record.eventName.startsWith("ObjectCreated:")) return { action: "ignored", reason: "not an ObjectCreated event" };
     if (record.s3?.bucket?.name !== store.bucket) return { action: "ignored", reason: "another bucket" };
     const key = decodeEventKey(record.s3.object?.key ?? "");
-    if (key === undefined || !key.startsWith(TRIGGER_PREFIX)) return { action: "ignored", reason: `not under ${TRIGGER_PREFIX}` };
-    const id = key.slice(TRIGGER_PREFIX.length);
-    if (!ID_PATTERN.test(id)) return { action: "ignored", reason: "not originals/{image id}" };
+    const prefix = [UPLOADS_PREFIX, ORIGINALS_PREFIX].find((p) => key?.startsWith(p));
+    if (key === undefined || prefix === undefined) return { action: "ignored", reason: `not under ${UPLOADS_PREFIX} or ${ORIGINALS_PREFIX}` };
+    const id = key.slice(prefix.length);
+    if (!ID_PATTERN.test(id)) return { action: "ignored", reason: `not ${prefix}{image id}` };
     try {
-      const done = await renderAndStore(store, settings, id, triggerRequests(settings));
-      return { action: "resized", sizes: done.rendered.length };
+      return prefix === UPLOADS_PREFIX ? await onUpload(id) : await onOriginal(id);
     } catch (e) {
       const error = e instanceof ApiError ? e : new ApiError("INTERNAL_ERROR", "unexpected error", { cause: e });
       if (error.code === "IMAGE_NOT_FOUND") return { action: "ignored", reason: "deleted since" };

@@ -3,10 +3,12 @@
 // only then report it. Nothing is reported as stored before S3 said so.
 import type { OutputFormat, RuntimeSettings, SizeSpec } from "../config/schema.ts";
 import { ApiError } from "./errors.ts";
-import { assertDecodes, checkByteLimit, inspectImage, type ImageInfo } from "./image/inspect.ts";
+import type { DecodeBudget } from "./image/budget.ts";
+import { assertDecodes, budgetOf, checkByteLimit, inspectImage, type ImageInfo } from "./image/inspect.ts";
 import { chooseOutput, specTag } from "./image/output.ts";
 import { renderVariants, type Variant } from "./image/render.ts";
-import { originalKey, variantKey, type ImageStore, type OriginalMeta, type StoredOriginal, type VariantMeta } from "./storage/image-store.ts";
+import type { ImageStore, OriginalMeta, StoredOriginal, VariantMeta } from "./storage/image-store.ts";
+import { originalKey, variantKey } from "./storage/key-layout.ts";
 
 export interface SizeTarget {
   size: string;
@@ -93,65 +95,89 @@ export interface Rendered {
   variant: Variant;
 }
 
-/**
- * Checks the original again: it may not have come through POST /images (a
- * presigned PUT, a direct write). Such an original gets the large-upload byte
- * limit and a full decode test, and if it is refused it is deleted, so that
- * nothing unchecked stays in originals/.
- */
-async function checkOriginal(store: ImageStore, settings: RuntimeSettings, id: string, got: StoredOriginal): Promise<ImageInfo> {
+/** Checks an original that was not checked on its way in (a presigned upload, a direct write): the upload byte limit, its structure, limits and a full decode. */
+async function checkOriginal(settings: RuntimeSettings, got: StoredOriginal, budget: DecodeBudget): Promise<ImageInfo> {
   const limits = got.posted ? settings.input : { ...settings.input, maxBytes: settings.uploads.maxBytes };
-  try {
-    if (got.data === undefined) checkByteLimit(got.meta.bytes, limits);
-    const info = await inspectImage(got.data!, limits);
-    if (!got.posted) await assertDecodes(got.data!, limits);
-    return info;
-  } catch (e) {
-    if (got.posted || !(e instanceof ApiError) || !e.expose) throw e;
-    await store.deleteOriginal(id);
-    throw new ApiError(e.code, `${e.message} The uploaded object was deleted: upload an accepted image again.`, { cause: e });
-  }
+  if (got.data === undefined) checkByteLimit(got.meta.bytes, limits);
+  const info = await inspectImage(got.data!, limits);
+  if (!got.posted) await assertDecodes(got.data!, limits, budget);
+  return info;
+}
+
+function deleted(e: ApiError): ApiError {
+  return new ApiError(e.code, `${e.message} The uploaded object was deleted: upload an accepted image again.`, { cause: e });
+}
+
+/** The distinct objects a set of requests makes (an "auto" size for a WebP original is the WebP size). */
+function targetsOf(settings: RuntimeSettings, id: string, requests: readonly SizeRequest[], info: OriginalFacts): SizeTarget[] {
+  return [...new Map(requests.map((r) => targetOf(settings, id, r.size, info, r.accept)).map((t) => [t.key, t])).values()];
+}
+
+/**
+ * The requests whose variant of a checked original is missing or was made
+ * with other settings; undefined when the original is not a checked one.
+ */
+export async function missingRequests(store: ImageStore, settings: RuntimeSettings, id: string, requests: readonly SizeRequest[]): Promise<SizeRequest[] | undefined> {
+  const original = await store.checkedOriginal(id);
+  if (original === undefined) return undefined;
+  const found = await Promise.all(requests.map(async (r) => {
+    const target = targetOf(settings, id, r.size, original, r.accept);
+    return (await store.headVariant(target.key))?.tag === target.tag;
+  }));
+  return requests.filter((_, i) => !found[i]);
 }
 
 /**
  * Renders the requested sizes from the original and stores every one;
  * resolves only once all writes succeeded, so a failure leaves nothing claimed.
+ * An original not yet checked is checked first. A presigned upload refused
+ * at any step (its check, or a decode past the budget) is deleted; once its
+ * sizes are stored it is moved to originals/, so that the event of that move
+ * finds them made. A direct write to originals/ refused by its check is
+ * deleted; checked, its facts are recorded beside its variants.
  */
 export async function renderAndStore(
   store: ImageStore,
   settings: RuntimeSettings,
   id: string,
   requests: readonly SizeRequest[],
+  options: { uploadOnly?: boolean } = {},
 ): Promise<{ original: OriginalMeta; info: ImageInfo; rendered: Rendered[] }> {
-  const got = await store.getOriginal(id, (posted) => (posted ? settings.input.maxBytes : settings.uploads.maxBytes));
+  const maxBytes = (posted: boolean) => (posted ? settings.input.maxBytes : settings.uploads.maxBytes);
+  const got = options.uploadOnly ? await store.getUpload(id, maxBytes(false)) : await store.getOriginal(id, maxBytes);
   if (got === undefined) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
-  const info = await checkOriginal(store, settings, id, got);
+  // One budget for checking, decoding and encoding: the request's whole image work.
+  const budget = budgetOf(settings.input);
+  let info: ImageInfo;
+  try {
+    info = await checkOriginal(settings, got, budget);
+  } catch (e) {
+    if (got.posted || !(e instanceof ApiError) || !e.expose) throw e;
+    await (got.upload ? store.deleteUpload(id) : store.deleteOriginal(id));
+    throw deleted(e);
+  }
   const { name } = got.meta;
-  const original: OriginalMeta = {
-    id,
-    key: originalKey(id),
-    format: info.format,
-    width: info.width,
-    height: info.height,
-    hasAlpha: info.hasAlpha,
-    bytes: info.bytes,
-    ...(name === undefined ? {} : { name }),
-  };
-  if (!got.posted) await store.putOriginalRecord(original);
+  const original: OriginalMeta = { id, key: originalKey(id), format: info.format, width: info.width, height: info.height, hasAlpha: info.hasAlpha, bytes: info.bytes, ...(name === undefined ? {} : { name }) };
+  if (!got.posted && !got.upload) await store.putOriginalRecord(original);
 
-  // Two requests may come to the same object (an "auto" size for a WebP original).
-  const targets = [...new Map(requests.map((r) => targetOf(settings, id, r.size, info, r.accept)).map((t) => [t.key, t])).values()];
-  const variants = await renderVariants(
-    got.data!,
-    info,
-    targets.map((t) => [t.size, t.spec] as const),
-    settings,
-  );
-  const rendered = await Promise.all(
-    targets.map(async (target, i) => {
-      const variant = variants[i]!;
-      return { target, variant, meta: await store.putVariant(target.key, variant, target.tag) };
-    }),
-  );
+  const targets = targetsOf(settings, id, requests, info);
+  let variants: Variant[];
+  try {
+    variants = await renderVariants(got.data!, info, targets.map((t) => [t.size, t.spec] as const), settings, budget);
+  } catch (e) {
+    if (!got.upload || !(e instanceof ApiError) || !e.expose) throw e;
+    await store.deleteUpload(id);
+    throw deleted(e);
+  }
+  const rendered = await Promise.all(targets.map(async (target, i) => ({ target, variant: variants[i]!, meta: await store.putVariant(target.key, variants[i]!, target.tag) })));
+  if (got.upload) {
+    try {
+      await store.promoteUpload(original, got.etag);
+    } catch (e) {
+      // Not moved (replaced meanwhile, or S3 failed): its sizes go too, so none is served for bytes not in originals/.
+      await store.deleteVariants(rendered.map((r) => r.meta.key)).catch(() => undefined);
+      throw e;
+    }
+  }
   return { original, info, rendered };
 }

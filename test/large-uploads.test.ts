@@ -1,5 +1,6 @@
-// POST /uploads: a presigned S3 PUT for originals above the 6 MB request
-// limit. The object is checked when first resized, and deleted when refused.
+// POST /uploads: a presigned S3 PUT of uploads/{id} for originals above the
+// 6 MB request limit. The object is checked when first resized, then moved to
+// originals/{id}, or deleted when refused.
 // On moto through the handler, and on the local server with s3rver.
 //
 // What the emulators enforce of the presigned URL: moto checks nothing of it
@@ -95,12 +96,12 @@ describe("on moto, through the handler", () => {
     const started = Date.now();
     const answer = await presign("image/png", big.length, "noise field.png");
 
-    // The URL: a PUT of originals/{id}, short-lived, with type and length signed, and no checksum of an empty body.
+    // The URL: a PUT of uploads/{id}, short-lived, with type and length signed, and no checksum of an empty body.
     assert.match(answer.id, UUID_V4);
     assert.deepEqual([answer.upload.method, answer.upload.headers], ["PUT", { "Content-Type": "image/png" }]);
     assert.ok(Math.abs(Date.parse(answer.upload.expiresAt) - (started + settings.uploads.urlExpiresSeconds * 1000)) < 5_000, answer.upload.expiresAt);
     const url = new URL(answer.upload.url);
-    assert.equal(url.pathname, `/${BUCKET}/originals/${answer.id}`);
+    assert.equal(url.pathname, `/${BUCKET}/uploads/${answer.id}`);
     assert.equal(url.searchParams.get("X-Amz-SignedHeaders"), "content-length;content-type;host");
     assert.equal(url.searchParams.get("X-Amz-Expires"), String(settings.uploads.urlExpiresSeconds));
     assert.equal(url.searchParams.get("x-amz-checksum-crc32"), null);
@@ -118,6 +119,10 @@ describe("on moto, through the handler", () => {
     assert.equal(list.statusCode, 200, list.body);
     const body = responseJson<{ original: Record<string, unknown>; variants: Array<{ size: string; width: number; height: number; created: boolean }> }>(list);
     assert.deepEqual(body.original, { key: `originals/${answer.id}`, format: "png", width: 2600, height: 2600, bytes: big.length, name: "noise field.png" });
+    // Checked, it was moved: originals/ holds it with its checked facts, uploads/ no longer.
+    assert.equal(await exists(`uploads/${answer.id}`), false);
+    const moved = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${answer.id}` }));
+    assert.deepEqual([moved.ContentType, moved.ContentLength, moved.Metadata?.format, moved.Metadata?.name], ["image/png", big.length, "png", "noise%20field.png"]);
     assert.deepEqual(body.variants.map((v) => [v.size, v.width, v.height, v.created]), [["thumbnail", 150, 150, true], ["medium", 800, 800, true], ["large", 1600, 1600, true]]);
     const again = responseJson<{ variants: Array<{ created: boolean }> }>(await handler(listEvent(answer.id)));
     assert.ok(again.variants.every((v) => !v.created), "checked once: the second listing finds every size");
@@ -133,17 +138,18 @@ describe("on moto, through the handler", () => {
     ["a pixel flood (64250x64250 declared in 4.8 KB)", async () => loadFixture("fuzzdb_lottapixel.jpg"), "image/jpeg", 422, "TOO_MANY_PIXELS"],
   ];
   for (const [what, make, type, status, code] of refused) {
-    test(`${what} uploaded that way is refused (${status} ${code}) and deleted from originals/`, async () => {
+    test(`${what} uploaded that way is refused (${status} ${code}) and deleted from uploads/`, async () => {
       const bytes = await make();
       const answer = await presign(type, bytes.length);
       assert.equal((await put(answer.upload.url, bytes, type)).status, 200);
-      assert.ok(await exists(`originals/${answer.id}`));
+      assert.ok(await exists(`uploads/${answer.id}`));
 
       const [gotStatus, gotCode, message] = errorOf(await handler(sizeEvent(answer.id, "thumbnail")));
 
       assert.deepEqual([gotStatus, gotCode], [status, code]);
       assert.match(message, /The uploaded object was deleted/);
-      assert.equal(await exists(`originals/${answer.id}`), false, "the refused object is gone");
+      assert.equal(await exists(`uploads/${answer.id}`), false, "the refused object is gone");
+      assert.equal(await exists(`originals/${answer.id}`), false, "and never reached originals/");
       const left = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `resized/${answer.id}/` }));
       assert.deepEqual(left.Contents ?? [], []);
       const later = errorOf(await handler(listEvent(answer.id)));
@@ -213,7 +219,7 @@ describe("on the local server, with s3rver", () => {
   test("a 20 MB image goes to the embedded S3 and is resized; a non-image is refused and deleted", async () => {
     const big = await noisePng();
     const answer = await presign("image/png", big.length);
-    assert.ok(answer.upload.url.startsWith(`${server.s3.endpoint}/${server.bucket}/originals/${answer.id}?`), answer.upload.url);
+    assert.ok(answer.upload.url.startsWith(`${server.s3.endpoint}/${server.bucket}/uploads/${answer.id}?`), answer.upload.url);
     assert.equal((await put(answer.upload.url, big, "image/png")).status, 200);
     const res = await fetch(`${server.url}/images/${answer.id}/medium`, { headers: { "x-api-key": server.apiKey } });
     assert.equal(res.status, 200);
@@ -226,7 +232,7 @@ describe("on the local server, with s3rver", () => {
     const refused = await fetch(`${server.url}/images/${bad.id}`, { headers: { "x-api-key": server.apiKey } });
     assert.equal(refused.status, 415);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "UNSUPPORTED_IMAGE_TYPE");
-    const left = await server.s3.client.send(new ListObjectsV2Command({ Bucket: server.bucket, Prefix: `originals/${bad.id}` }));
+    const left = await server.s3.client.send(new ListObjectsV2Command({ Bucket: server.bucket, Prefix: `uploads/${bad.id}` }));
     assert.deepEqual(left.Contents ?? [], []);
   });
 });

@@ -10,7 +10,7 @@ import { GetMethodCommand, GetResourcesCommand, GetRestApisCommand } from "@aws-
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { zipSync, strToU8 } from "fflate";
-import { parseConfig } from "../config/load.ts";
+import { parseConfig, parseRuntimeSettings } from "../config/load.ts";
 import { settingsFromEnv } from "../config/runtime-env.ts";
 import type { RuntimeSettings } from "../config/schema.ts";
 import { createClients } from "../deploy/aws-clients.ts";
@@ -36,6 +36,7 @@ import {
 import { apiEvent, listEvent, responseJson, sizeEvent, uploadEvent, uploadJsonEvent } from "./support/events.ts";
 import { loadFixture } from "./support/fixtures.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { scanBomb } from "./support/scan-bomb.ts";
 
 const spec: OpenApi = loadSpec();
 const ops = operations(spec);
@@ -247,6 +248,7 @@ describe("openapi.yaml on moto", () => {
     await call(app, uploadEvent(loadFixture("invalid/imagetestsuite_754664a1.jpg")));
     await call(app, uploadEvent(loadFixture("bombs/fuzzdb_lottapixel.jpg")));
     await call(app, uploadEvent(loadFixture("bombs/fuzzdb_uber.gif")));
+    await call(app, uploadEvent(scanBomb({ width: 640, height: 480, channels: 3, scans: 150 })));
     await call(make({ settings: small }), uploadEvent(jpeg));
     await call(make({ store: new ImageStore(s3, "no-such-bucket-here") }), uploadEvent(jpeg));
     // GET /images/{id}
@@ -263,6 +265,9 @@ describe("openapi.yaml on moto", () => {
     await call(app, sizeEvent(up.id, "gigantic"));
     await call(app, sizeEvent("nope", "thumbnail"));
     await call(app, sizeEvent("3f0c1b7e-0000-4000-8000-000000000000", "thumbnail"));
+    // A 10000 px PNG takes seconds to encode: past a 1 s decode budget.
+    const slow = parseRuntimeSettings({ sizes: { huge: { width: 10_000, enlarge: true, format: "png" } }, input: { maxDecodeSeconds: 1 } });
+    await call(make({ settings: slow }), sizeEvent(up.id, "huge"));
     // GET /public/images/{id}/{size}
     const url = new URL(listing.variants[0]!.publicUrl);
     const publicEvent = (query: Record<string, string>, headers?: Record<string, string>) =>

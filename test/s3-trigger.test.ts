@@ -1,24 +1,25 @@
-// resizeOnUpload: S3 notifies the function of objects created under
-// originals/, and it makes every size. Moto does not deliver notifications to
-// a function, so the test does what S3 would: the S3 client is wrapped so that
-// after each successful PutObject whose key matches the notification filter
-// deploy configures ({prefix: "originals/"}), an S3 event for that key reaches
-// the handler. The function's own writes go through the same wrapper, so a
-// write of its own that matched the filter would show up as an invocation.
+// resizeOnUpload: S3 notifies the function of objects created under uploads/
+// and originals/ (TRIGGER_PREFIXES), and it makes every size. Moto does not
+// deliver notifications to a function, so the test does what S3 would: the S3
+// client is wrapped so that after each successful PutObject or CopyObject
+// whose key matches one of the prefixes, an S3 event for that key reaches the
+// handler (a presigned PUT, which bypasses the client, is announced by the
+// test). The function's own writes go through the same wrapper, so a write of
+// its own that matched would show up as an invocation.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import type { S3Event } from "aws-lambda";
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { parseRuntimeSettings } from "../config/load.ts";
 import { BUCKET_ENV, SETTINGS_ENV, settingsToEnv } from "../config/runtime-env.ts";
 import { createApp, createLambdaHandler, type LambdaHandler } from "../function/app.ts";
 import { configureLibvips } from "../function/image/libvips.ts";
-import { decodeEventKey, isS3Event, TRIGGER_PREFIX } from "../function/s3-events.ts";
+import { decodeEventKey, isS3Event } from "../function/s3-events.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import { S3_ENDPOINT_ENV } from "../function/storage/s3-client.ts";
-import { responseJson, uploadEvent } from "./support/events.ts";
+import { apiEvent, responseJson, uploadEvent } from "./support/events.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { matches, notifyingClient, s3Event, type Notifying } from "./support/s3-notifications.ts";
 
 const BUCKET = "imgapi-trigger";
 const settings = parseRuntimeSettings(
@@ -26,86 +27,7 @@ const settings = parseRuntimeSettings(
   "test settings",
 );
 configureLibvips(settings.input.formats);
-/** The notification filter deploy puts on the bucket. */
-const FILTER = { prefix: TRIGGER_PREFIX };
-
 const photo = (background: string) => sharp({ create: { width: 1200, height: 900, channels: 3, background } }).jpeg().toBuffer();
-
-/** S3's own encoding of keys in notifications: URL-encoded, "+" for a space, "/" kept. */
-const encodeEventKey = (key: string) => key.split("/").map((s) => encodeURIComponent(s).replace(/%20/g, "+")).join("/");
-
-/** An ObjectCreated:Put notification as S3 sends it (event structure version 2.1). */
-function s3Event(bucket: string, key: string, size: number, eTag: string): S3Event {
-  return {
-    Records: [
-      {
-        eventVersion: "2.1",
-        eventSource: "aws:s3",
-        awsRegion: MOTO_REGION,
-        eventTime: new Date().toISOString(),
-        eventName: "ObjectCreated:Put",
-        userIdentity: { principalId: "AWS:AIDAEXAMPLE" },
-        requestParameters: { sourceIPAddress: "203.0.113.9" },
-        responseElements: { "x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD" },
-        s3: {
-          s3SchemaVersion: "1.0",
-          configurationId: "imgapi-resize-on-upload",
-          bucket: { name: bucket, ownerIdentity: { principalId: "A3NL1KOZZKExample" }, arn: `arn:aws:s3:::${bucket}` },
-          object: { key: encodeEventKey(key), size, eTag: eTag.replace(/"/g, ""), sequencer: Date.now().toString(16).toUpperCase() },
-        },
-      },
-    ],
-  };
-}
-
-interface Notifying {
-  client: S3Client;
-  /** Every PutObject key, in order, and which of them notified the function. */
-  puts: string[];
-  invocations: string[];
-  /** Resolves once every notification (and those its handling caused) was handled. */
-  settled(): Promise<void>;
-}
-
-/** Wraps an S3 client so that matching PutObjects notify `deliver`, after they succeed, as S3 does. */
-function notifyingClient(s3: S3Client, filter: { prefix: string }, deliver: () => LambdaHandler): Notifying {
-  const puts: string[] = [];
-  const invocations: string[] = [];
-  const pending: Promise<unknown>[] = [];
-  const send = s3.send.bind(s3) as (command: unknown) => Promise<unknown>;
-  const client = new Proxy(s3, {
-    get(target, prop, receiver) {
-      if (prop !== "send") return Reflect.get(target, prop, receiver) as unknown;
-      return async (command: unknown) => {
-        const out = await send(command);
-        if (command instanceof PutObjectCommand) {
-          const key = command.input.Key!;
-          puts.push(key);
-          if (key.startsWith(filter.prefix)) {
-            const size = Buffer.byteLength(command.input.Body as Buffer | string);
-            const event = s3Event(command.input.Bucket!, key, size, (out as { ETag?: string }).ETag ?? "");
-            // Delivered asynchronously, after the PutObject answered: an S3 trigger is an async invocation.
-            pending.push(
-              new Promise((resolve) => setImmediate(resolve)).then(() => {
-                invocations.push(decodeEventKey(event.Records[0]!.s3.object.key)!);
-                return deliver()(event);
-              }),
-            );
-          }
-        }
-        return out;
-      };
-    },
-  });
-  return {
-    client,
-    puts,
-    invocations,
-    async settled() {
-      while (pending.length > 0) await Promise.all(pending.splice(0));
-    },
-  };
-}
 
 describe("on moto, with S3's notification emulated", () => {
   let moto: Moto;
@@ -130,7 +52,7 @@ describe("on moto, with S3's notification emulated", () => {
   function wired(): Notifying {
     // The function reads and writes through the notifying client, as in the deployed bucket.
     const function_: { handler?: LambdaHandler } = {};
-    const notifying = notifyingClient(s3, FILTER, () => function_.handler!);
+    const notifying = notifyingClient(s3, () => function_.handler!);
     function_.handler = createLambdaHandler({ store: new ImageStore(notifying.client, BUCKET), settings, log: (l) => logLines.push(l) });
     return notifying;
   }
@@ -163,7 +85,7 @@ describe("on moto, with S3's notification emulated", () => {
     const own = notifying.puts.filter((k) => !originals.includes(k));
     assert.ok(own.length >= 9, `the function wrote ${own.length} objects`);
     assert.ok(own.every((k) => k.startsWith("resized/")), own.join(", "));
-    assert.ok(own.every((k) => !k.startsWith(FILTER.prefix)), "no output matches the notification filter");
+    assert.ok(own.every((k) => !matches(k)), "no output matches a notification filter");
 
     // One log line per record.
     const records = logLines.slice(lines).map((l) => JSON.parse(l) as { msg: string; action: string; key: string; sizes?: number });
@@ -201,7 +123,7 @@ describe("on moto, with S3's notification emulated", () => {
         ["rejected", "UNSUPPORTED_IMAGE_TYPE"],
         ["resized", ""],
         ["ignored", "not originals/{image id}"],
-        ["ignored", "not under originals/"],
+        ["ignored", "not under uploads/ or originals/"],
         ["ignored", "not an ObjectCreated event"],
       ],
     );
@@ -210,6 +132,64 @@ describe("on moto, with S3's notification emulated", () => {
     assert.deepEqual(await keys(`resized/${bad}/`), []);
     assert.equal((await keys(`resized/${good}/`)).length, 4);
     assert.deepEqual(await keys("originals/notes"), ["originals/notes about cats.txt"], "keys the API does not own are left alone");
+  });
+
+  /** POST /uploads, then the PUT to the presigned URL, then S3's event for it. */
+  async function presignedUpload(notifying: Notifying, body: Buffer): Promise<string> {
+    const api = createApp({ store: new ImageStore(notifying.client, BUCKET), settings, log: () => {} });
+    const created = await api(apiEvent({ method: "POST", resource: "/uploads", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ contentType: "image/jpeg", contentLength: body.length }), base64: true }));
+    const { id, upload } = responseJson<{ id: string; upload: { url: string } }>(created);
+    assert.equal((await fetch(upload.url, { method: "PUT", body, headers: { "Content-Type": "image/jpeg" } })).status, 200);
+    notifying.announce(BUCKET, `uploads/${id}`);
+    await notifying.settled();
+    return id;
+  }
+
+  test("a presigned upload is checked, sized and moved to originals/; the move's own event finds the sizes made", async () => {
+    // Prepare
+    const notifying = wired();
+    const bytes = await photo("#246");
+    const lines = logLines.length;
+
+    // Act
+    const id = await presignedUpload(notifying, bytes);
+
+    // Assess: the checked bytes under originals/ with their facts, the upload gone, every size made once.
+    assert.deepEqual(await keys(`uploads/${id}`), []);
+    const original = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `originals/${id}` }));
+    assert.ok(Buffer.from(await original.Body!.transformToByteArray()).equals(bytes));
+    assert.deepEqual([original.ContentType, original.Metadata?.format, original.Metadata?.width, original.Metadata?.height], ["image/jpeg", "jpeg", "1200", "900"]);
+    assert.deepEqual(await keys(`resized/${id}/`), ["medium.jpg", "medium.webp", "thumbnail.webp"].map((k) => `resized/${id}/${k}`));
+    assert.deepEqual(notifying.invocations, [`uploads/${id}`, `originals/${id}`]);
+    assert.deepEqual(notifying.puts.filter((k) => k.startsWith("resized/")).sort(), ["medium.jpg", "medium.webp", "thumbnail.webp"].map((k) => `resized/${id}/${k}`), "each size written once");
+    const records = logLines.slice(lines).map((l) => JSON.parse(l) as { key: string; action: string; reason?: string; eventName: string });
+    assert.deepEqual(records.map((r) => [r.eventName, r.key, r.action, r.reason ?? ""]), [
+      ["ObjectCreated:Put", `uploads/${id}`, "resized", ""],
+      ["ObjectCreated:Copy", `originals/${id}`, "ignored", "sizes up to date"],
+    ]);
+  });
+
+  test("a refused presigned upload is deleted; the same id PUT again after its move is deleted and the image kept", async () => {
+    const notifying = wired();
+    const lines = logLines.length;
+
+    const bomb = await presignedUpload(notifying, Buffer.from("<svg xmlns='http://www.w3.org/2000/svg'/>"));
+    const kept = await presignedUpload(notifying, await photo("#642"));
+    const before = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${kept}` }));
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `uploads/${kept}`, Body: "<svg/>" }));
+    notifying.announce(BUCKET, `uploads/${kept}`);
+    await notifying.settled();
+
+    assert.deepEqual([...(await keys(`uploads/${bomb}`)), ...(await keys(`originals/${bomb}`)), ...(await keys(`resized/${bomb}/`))], []);
+    assert.deepEqual(await keys(`uploads/${kept}`), [], "the second upload is deleted");
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${kept}` }))).ETag, before.ETag, "the checked original is untouched");
+    const records = logLines.slice(lines).map((l) => JSON.parse(l) as { key: string; action: string; errorCode?: string; reason?: string });
+    assert.deepEqual(records.map((r) => [r.key, r.action, r.errorCode ?? r.reason ?? ""]), [
+      [`uploads/${bomb}`, "rejected", "UNSUPPORTED_IMAGE_TYPE"],
+      [`uploads/${kept}`, "resized", ""],
+      [`originals/${kept}`, "ignored", "sizes up to date"],
+      [`uploads/${kept}`, "ignored", "the image exists: the new upload was deleted"],
+    ]);
   });
 
   test("the Lambda entry point takes S3 events too", async () => {

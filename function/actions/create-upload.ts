@@ -1,9 +1,10 @@
 // POST /uploads: for originals above the 6 MB Lambda request limit. Answers a
-// presigned S3 PUT of originals/{id}, short-lived and bound to the declared
+// presigned S3 PUT of uploads/{id}, short-lived and bound to the declared
 // Content-Type and Content-Length, so S3 itself refuses any other type or
 // length. The bytes are not seen here: they are checked (sniffed type, the
-// uploads byte limit, pixels, frames, a full decode) when first resized, and
-// a refused object is deleted then.
+// uploads byte limit, structure, pixels, frames, a full decode) when first
+// resized, then moved to originals/{id}, or deleted when refused. An upload
+// nobody asks for stays in uploads/, which a lifecycle rule expires.
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RuntimeSettings } from "../../config/schema.ts";
@@ -13,7 +14,7 @@ import { describeLimit } from "../image/inspect.ts";
 import { bodyBytes } from "../http/request.ts";
 import { json } from "../http/response.ts";
 import type { ImageStore } from "../storage/image-store.ts";
-import { apiBase, imageLink, sizeLink } from "./links.ts";
+import { imageLink, sizeLink } from "./links.ts";
 import { cleanName } from "./upload-image.ts";
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -63,13 +64,13 @@ export async function createUpload(
   event: APIGatewayProxyEvent,
   settings: RuntimeSettings,
   store: ImageStore,
+  base: string,
   nowMs: number,
 ): Promise<APIGatewayProxyResult> {
   const request = parseRequest(event, settings);
   const id = randomUUID();
   const expiresIn = settings.uploads.urlExpiresSeconds;
-  const url = await store.presignOriginalUpload(id, request, expiresIn);
-  const base = apiBase(event);
+  const url = await store.presignUpload(id, request, expiresIn);
   return json(201, {
     id,
     upload: {

@@ -1,4 +1,4 @@
-// DELETE /images/{id}: the original and every object under resized/{id}/ (all
+// DELETE /images/{id}: the original, an upload not yet checked, and every object under resized/{id}/ (all
 // sizes in every format, and the original's record), in one DeleteObjects per
 // thousand keys. 204 when something was deleted, 404 when nothing was there.
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";

@@ -8,7 +8,7 @@ import { header, query } from "../http/request.ts";
 import { json } from "../http/response.ts";
 import { isUnchecked, type ImageStore, type OriginalMeta, type VariantMeta } from "../storage/image-store.ts";
 import { checkId, hasAutoSizes, renderAndStore, targetOf } from "../variants.ts";
-import { apiBase, imageLink, sizeLink } from "./links.ts";
+import { imageLink, sizeLink } from "./links.ts";
 
 function parseForce(value: string | undefined): boolean {
   if (value === undefined || value === "false") return false;
@@ -23,6 +23,7 @@ export async function listSizes(
   event: APIGatewayProxyEvent,
   settings: RuntimeSettings,
   store: ImageStore,
+  base: string,
   publicUrl?: PublicUrlSigner,
 ): Promise<APIGatewayProxyResult> {
   const id = checkId(event.pathParameters?.id);
@@ -61,7 +62,6 @@ export async function listSizes(
   }
   const o = original!;
 
-  const base = apiBase(event);
   return json(
     200,
     {

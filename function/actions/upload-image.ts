@@ -6,11 +6,11 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RuntimeSettings } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
 import { MIME_TYPES } from "../image/formats.ts";
-import { assertDecodes, inspectImage } from "../image/inspect.ts";
+import { assertDecodes, budgetOf, inspectImage } from "../image/inspect.ts";
 import { bodyBytes, decodeBase64, header, query } from "../http/request.ts";
 import { json } from "../http/response.ts";
 import type { ImageStore } from "../storage/image-store.ts";
-import { apiBase, imageLink, sizeLink } from "./links.ts";
+import { imageLink, sizeLink } from "./links.ts";
 
 const JSON_SLACK = 64 * 1024; // room for the JSON around the base64 image
 
@@ -60,17 +60,18 @@ export async function uploadImage(
   event: APIGatewayProxyEvent,
   settings: RuntimeSettings,
   store: ImageStore,
+  base: string,
 ): Promise<APIGatewayProxyResult & { bytesIn: number }> {
   const { data, name } = parseUpload(event, settings);
+  const budget = budgetOf(settings.input);
   const info = await inspectImage(data, settings.input);
-  await assertDecodes(data, settings.input);
+  await assertDecodes(data, settings.input, budget);
   const id = randomUUID();
   const original = await store.putOriginal(
     { id, format: info.format, width: info.width, height: info.height, hasAlpha: info.hasAlpha, bytes: data.length, ...(name === undefined ? {} : { name }) },
     data,
     MIME_TYPES[info.format],
   );
-  const base = apiBase(event);
   const self = imageLink(base, id);
   const result = json(
     201,

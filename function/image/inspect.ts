@@ -1,11 +1,14 @@
-// First look at an upload: its real format, upright dimensions and frame count,
-// from the header only. Size, pixel and frame limits are enforced here, before
-// anything is decoded, so a 4.8 KB "pixel flood" costs microseconds.
+// First look at an upload: its real format, its structure, upright dimensions
+// and frame count, from the header only. Size, structure, pixel and frame
+// limits are enforced here, before anything is decoded, so a 4.8 KB "pixel
+// flood" or a progressive-JPEG scan bomb costs microseconds.
 import sharp from "sharp";
 import type { Metadata, SharpOptions } from "sharp";
 import type { RuntimeSettings } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
+import { DecodeBudget, isTimeout } from "./budget.ts";
 import { sniffFormat } from "./formats.ts";
+import { checkDimensions, checkStructure } from "./structure.ts";
 import type { InputFormat } from "../../config/schema.ts";
 
 export type InputLimits = RuntimeSettings["input"];
@@ -41,7 +44,12 @@ export function checkByteLimit(bytes: number, limits: InputLimits): void {
   }
 }
 
-export function unreadable(cause: unknown): ApiError {
+/** A request's decode budget, from the limits. */
+export const budgetOf = (limits: InputLimits) => new DecodeBudget(limits.maxDecodeSeconds);
+
+/** A sharp failure in the API's terms; a pipeline the budget stopped is DECODE_TIMEOUT. */
+export function unreadable(cause: unknown, budget?: DecodeBudget): ApiError {
+  if (isTimeout(cause)) return (budget ?? new DecodeBudget(0)).exceeded(cause);
   const detail = cause instanceof Error ? cause.message : String(cause);
   if (/exceeds pixel limit/i.test(detail)) {
     return new ApiError("TOO_MANY_PIXELS", "The image has more pixels than the configured limit.", { cause });
@@ -63,6 +71,7 @@ export async function inspectImage(buf: Buffer, limits: InputLimits): Promise<Im
     );
   }
   const format = sniffed as InputFormat;
+  checkStructure(buf, format, limits);
   let meta: Metadata;
   try {
     // Header only. No pixel limit here, so the error can name the dimensions.
@@ -79,6 +88,7 @@ export async function inspectImage(buf: Buffer, limits: InputLimits): Promise<Im
       `The image is ${width}x${height} (${width * height} pixels); the limit is ${limits.maxPixels} pixels. Downscale it before uploading.`,
     );
   }
+  checkDimensions(width, height);
   const pages = meta.pages ?? 1;
   if (pages > limits.maxFrames) {
     throw new ApiError(
@@ -94,10 +104,10 @@ export async function inspectImage(buf: Buffer, limits: InputLimits): Promise<Im
  * truncated or corrupt file is refused at upload instead of failing later.
  * Shrink-on-load keeps this cheap while every compressed byte is still read.
  */
-export async function assertDecodes(buf: Buffer, limits: InputLimits): Promise<void> {
+export async function assertDecodes(buf: Buffer, limits: InputLimits, budget = budgetOf(limits)): Promise<void> {
   try {
-    await sharp(buf, decodeOptions(limits)).resize(256, 256, { fit: "inside" }).raw().toBuffer();
+    await budget.apply(sharp(buf, decodeOptions(limits)).resize(256, 256, { fit: "inside" })).raw().toBuffer();
   } catch (e) {
-    throw unreadable(e);
+    throw e instanceof ApiError ? e : unreadable(e, budget);
   }
 }

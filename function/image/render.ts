@@ -10,7 +10,9 @@
 import sharp from "sharp";
 import type { OutputInfo, Sharp } from "sharp";
 import type { RuntimeSettings, SizeSpec } from "../../config/schema.ts";
-import { decodeOptions, unreadable, type ImageInfo, type InputLimits } from "./inspect.ts";
+import type { DecodeBudget } from "./budget.ts";
+import { budgetOf, decodeOptions, unreadable, type ImageInfo, type InputLimits } from "./inspect.ts";
+import { ApiError } from "../errors.ts";
 import { chooseOutput, type OutputChoice } from "./output.ts";
 import { planVariant, type VariantPlan } from "./plan.ts";
 
@@ -86,7 +88,7 @@ export function encodeAs(pipeline: Sharp, job: Job, hasAlpha: boolean): Sharp {
  * largest output, so no size is upscaled from it), and each size is resized
  * from that. Exported for the equivalence test, which compares these pixels.
  */
-export async function resizeAll(original: Buffer, info: ImageInfo, jobs: Job[], limits: InputLimits): Promise<Resized[]> {
+export async function resizeAll(original: Buffer, info: ImageInfo, jobs: Job[], limits: InputLimits, budget = budgetOf(limits)): Promise<Resized[]> {
   const source = () => sharp(original, decodeOptions(limits)).autoOrient();
   if (jobs.length <= 1) return jobs.map((job) => ({ job, pipeline: resizeTo(source(), job.plan), hasAlpha: info.hasAlpha }));
 
@@ -98,21 +100,21 @@ export async function resizeAll(original: Buffer, info: ImageInfo, jobs: Job[], 
   if (scale < 1) base = base.resize(Math.max(1, Math.round(info.width * scale)), Math.max(1, Math.round(info.height * scale)), { fit: "fill" });
   let decoded: { data: Buffer; info: OutputInfo };
   try {
-    decoded = await base.raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+    decoded = await budget.apply(base).raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw unreadable(e);
+    throw e instanceof ApiError ? e : unreadable(e, budget);
   }
   const raw = { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels };
   const hasAlpha = raw.channels === 2 || raw.channels === 4;
   return jobs.map((job) => ({ job, pipeline: resizeTo(sharp(decoded.data, { raw }), job.plan), hasAlpha }));
 }
 
-async function encode({ job, pipeline, hasAlpha }: Resized): Promise<Variant> {
+async function encode({ job, pipeline, hasAlpha }: Resized, budget: DecodeBudget): Promise<Variant> {
   try {
-    const { data, info } = await encodeAs(pipeline, job, hasAlpha).toBuffer({ resolveWithObject: true });
+    const { data, info } = await budget.apply(encodeAs(pipeline, job, hasAlpha)).toBuffer({ resolveWithObject: true });
     return { size: job.name, ...job.output, width: info.width, height: info.height, data };
   } catch (e) {
-    throw unreadable(e);
+    throw e instanceof ApiError ? e : unreadable(e, budget);
   }
 }
 
@@ -121,8 +123,9 @@ export async function renderVariants(
   info: ImageInfo,
   sizes: ReadonlyArray<readonly [string, SizeSpec]>,
   settings: Settings,
+  budget = budgetOf(settings.input),
 ): Promise<Variant[]> {
   const jobs = planJobs(info, sizes, settings.output);
   // Encoded in parallel: each toBuffer() runs on its own libuv thread.
-  return Promise.all((await resizeAll(original, info, jobs, settings.input)).map(encode));
+  return Promise.all((await resizeAll(original, info, jobs, settings.input, budget)).map((r) => encode(r, budget)));
 }

@@ -1,10 +1,4 @@
-// Where images live in the bucket, and every S3 call the handler makes.
-//   originals/{id}                 the upload, as sent (format sniffed)
-//   resized/{id}/{size}.{ext}      each variant, with its settings tag
-//   resized/{id}/_original.json    what checking an original that did not come
-//                                  through POST /images found (its format, size)
-// The function writes only under resized/, except POST /images's originals:
-// an S3 trigger scoped to originals/ can never fire for its own outputs.
+// Every S3 call the handler makes, on the key layout of key-layout.ts.
 // S3 errors are translated here, at the call (s3-errors.ts): not-found becomes
 // `undefined`, throttling and timeouts become 503 (retry), anything else 502.
 import {
@@ -19,32 +13,16 @@ import {
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { INPUT_FORMATS, type InputFormat } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
+import { originalKey, originalRecordKey, uploadKey, variantPrefix } from "./key-layout.ts";
+import { checkedMetadata, decodeName, isChecked, originalMetaOf, variantMetaOf, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
 import { isNotFound, translate } from "./s3-errors.ts";
+import { deleteUpload, moveUpload, presignUpload, type UploadRequest } from "./uploads.ts";
 
-export interface OriginalMeta {
-  id: string;
-  key: string;
-  format: InputFormat;
-  width: number;
-  height: number;
-  hasAlpha: boolean;
-  bytes: number;
-  name?: string;
-}
-
-export interface VariantMeta {
-  key: string;
-  contentType: string;
-  width: number;
-  height: number;
-  bytes: number;
-  tag: string;
-  etag: string;
-}
+export type { OriginalMeta, VariantMeta } from "./object-meta.ts";
 
 /**
- * An original that did not come through POST /images (a presigned PUT, any
- * direct write) and has not been checked yet: its format is unknown.
+ * An original not checked yet: a presigned upload (key uploads/{id}), or an
+ * object written straight into originals/. Its format is unknown.
  */
 export interface UncheckedOriginal {
   id: string;
@@ -57,39 +35,20 @@ export interface UncheckedOriginal {
 export const isUnchecked = (o: OriginalMeta | UncheckedOriginal): o is UncheckedOriginal => "unchecked" in o;
 
 export interface StoredOriginal {
-  /** POST /images's record; format and dimensions mean something only when `posted`. */
+  /** Format and dimensions mean something only when `posted`. */
   meta: OriginalMeta;
-  /** Whether POST /images stored it (and checked it against the input limits). */
+  /** Whether it carries the checked metadata (POST /images, a moved upload). */
   posted: boolean;
+  /** Whether it is a presigned upload still under uploads/. */
+  upload: boolean;
+  /** The ETag of the bytes read, for moving exactly them. */
+  etag: string;
   /** Undefined when the object is larger than the limit given: its body was not read. */
   data?: Buffer;
 }
 
-export const originalKey = (id: string) => `originals/${id}`;
-export const variantPrefix = (id: string) => `resized/${id}/`;
-export const variantKey = (id: string, size: string, extension: string) => `${variantPrefix(id)}${size}.${extension}`;
-// "_" is not allowed in size names, so this never collides with a variant.
-export const originalRecordKey = (id: string) => `${variantPrefix(id)}_original.json`;
 // DeleteObjects takes at most 1000 keys.
 const DELETE_BATCH = 1000;
-
-/** POST /images writes the sniffed format into the metadata; other writers do not. */
-function isPosted(meta: Record<string, string> | undefined): boolean {
-  return (INPUT_FORMATS as readonly string[]).includes(meta?.format ?? "");
-}
-
-function decodeName(meta: Record<string, string> | undefined): string | undefined {
-  try {
-    return meta?.name === undefined ? undefined : decodeURIComponent(meta.name);
-  } catch {
-    return undefined;
-  }
-}
-
-function metaNumber(meta: Record<string, string> | undefined, key: string): number {
-  const n = Number(meta?.[key]);
-  return Number.isFinite(n) ? n : 0;
-}
 
 export class ImageStore {
   constructor(
@@ -106,14 +65,7 @@ export class ImageStore {
           Key: key,
           Body: data,
           ContentType: contentType,
-          Metadata: {
-            format: original.format,
-            width: String(original.width),
-            height: String(original.height),
-            alpha: original.hasAlpha ? "1" : "0",
-            // S3 metadata is ASCII only: keep the user's file name percent-encoded.
-            ...(original.name === undefined ? {} : { name: encodeURIComponent(original.name) }),
-          },
+          Metadata: checkedMetadata(original),
         }),
       );
     } catch (e) {
@@ -122,45 +74,93 @@ export class ImageStore {
     return { ...original, key };
   }
 
+  private async head(key: string, action: string) {
+    try {
+      return await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw translate(e, action);
+    }
+  }
+
   /**
-   * The original's facts: from its metadata when POST /images stored it, else
-   * from the record written when it was first checked, else unchecked.
+   * The original's facts: from its metadata when it was checked (POST
+   * /images, a moved upload), else from the record written when a direct
+   * write was first checked, else unchecked (a direct write, or an upload).
    */
   async headOriginal(id: string): Promise<OriginalMeta | UncheckedOriginal | undefined> {
     const key = originalKey(id);
-    let head;
-    try {
-      head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw translate(e, "reading the original");
+    const head = await this.head(key, "reading the original");
+    if (head === undefined) {
+      const upload = await this.head(uploadKey(id), "reading an upload");
+      if (upload === undefined) return undefined;
+      const name = decodeName(upload.Metadata);
+      return { id, key: uploadKey(id), bytes: upload.ContentLength ?? 0, ...(name === undefined ? {} : { name }), unchecked: true };
     }
-    if (isPosted(head.Metadata)) return this.originalMeta(id, key, head.Metadata, head.ContentLength);
+    if (isChecked(head.Metadata)) return originalMetaOf(id, key, head.Metadata, head.ContentLength);
     const name = decodeName(head.Metadata);
     const record = await this.getOriginalRecord(id);
     if (record !== undefined) return { ...record, id, key, bytes: head.ContentLength ?? 0, ...(name === undefined ? {} : { name }) };
     return { id, key, bytes: head.ContentLength ?? 0, ...(name === undefined ? {} : { name }), unchecked: true };
   }
 
+  /** The original, only when it carries the checked metadata (POST /images, a moved upload). */
+  async checkedOriginal(id: string): Promise<OriginalMeta | undefined> {
+    const head = await this.head(originalKey(id), "reading the original");
+    return head !== undefined && isChecked(head.Metadata) ? originalMetaOf(id, originalKey(id), head.Metadata, head.ContentLength) : undefined;
+  }
+
+  async hasOriginal(id: string): Promise<boolean> {
+    return (await this.head(originalKey(id), "reading the original")) !== undefined;
+  }
+
   /**
-   * The original's bytes, unless it is larger than `maxBytes(posted)`: then
-   * the body is not read at all (a direct write may be gigabytes).
+   * The original's bytes from originals/{id}, else from uploads/{id}, unless
+   * larger than `maxBytes(posted)`: then the body is not read at all (a direct
+   * write may be gigabytes).
    */
   async getOriginal(id: string, maxBytes: (posted: boolean) => number = () => Infinity): Promise<StoredOriginal | undefined> {
-    const key = originalKey(id);
+    return (await this.read(originalKey(id), id, false, maxBytes)) ?? this.getUpload(id, maxBytes(false));
+  }
+
+  /** A presigned upload still under uploads/{id}. */
+  async getUpload(id: string, maxBytes = Infinity): Promise<StoredOriginal | undefined> {
+    return this.read(uploadKey(id), id, true, () => maxBytes);
+  }
+
+  private async read(key: string, id: string, upload: boolean, maxBytes: (posted: boolean) => number): Promise<StoredOriginal | undefined> {
     try {
       const got = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      const posted = isPosted(got.Metadata);
+      const posted = !upload && isChecked(got.Metadata);
+      const etag = got.ETag ?? "";
       if (got.ContentLength !== undefined && got.ContentLength > maxBytes(posted)) {
         (got.Body as { destroy?: () => void } | undefined)?.destroy?.();
-        return { meta: this.originalMeta(id, key, got.Metadata, got.ContentLength), posted };
+        return { meta: originalMetaOf(id, key, got.Metadata, got.ContentLength), posted, upload, etag };
       }
       const data = Buffer.from(await got.Body!.transformToByteArray());
-      return { meta: this.originalMeta(id, key, got.Metadata, data.length), posted, data };
+      return { meta: originalMetaOf(id, key, got.Metadata, data.length), posted, upload, etag, data };
     } catch (e) {
       if (isNotFound(e)) return undefined;
-      throw translate(e, "reading the original");
+      throw translate(e, upload ? "reading an upload" : "reading the original");
     }
+  }
+
+  /**
+   * Moves a checked upload into originals/ (copy, then delete). Another
+   * request may have moved the same upload first: then there is nothing to
+   * do. If the upload changed since it was read, it is left for its next
+   * check and the caller is asked to retry.
+   */
+  async promoteUpload(original: OriginalMeta, etag: string): Promise<void> {
+    const result = await moveUpload(this.s3, this.bucket, original, etag);
+    if (result === "moved" || (await this.hasOriginal(original.id))) return;
+    if (result === "upload gone") throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${original.id}: its upload was deleted while it was checked.`);
+    throw new ApiError("STORAGE_UNAVAILABLE", `moving a checked upload: the upload was replaced while it was checked`, { retryAfter: 1 });
+  }
+
+  /** Removes a refused upload. */
+  async deleteUpload(id: string): Promise<void> {
+    await deleteUpload(this.s3, this.bucket, id);
   }
 
   /** Records what checking an original found, beside its variants (never under originals/). */
@@ -207,26 +207,34 @@ export class ImageStore {
     }
   }
 
-  /** Deletes the original and every object under resized/{id}/; the keys deleted (none: no such image). */
+  /** Deletes the original, a pending upload and every object under resized/{id}/; the keys deleted (none: no such image). */
   async deleteImage(id: string): Promise<string[]> {
-    const keys = [...((await this.headOriginal(id)) === undefined ? [] : [originalKey(id)]), ...(await this.listKeys(variantPrefix(id)))];
+    const [original, upload] = await Promise.all([this.head(originalKey(id), "reading the original"), this.head(uploadKey(id), "reading an upload")]);
+    const keys = [...(original === undefined ? [] : [originalKey(id)]), ...(upload === undefined ? [] : [uploadKey(id)]), ...(await this.listKeys(variantPrefix(id)))];
+    await this.deleteKeys(keys, "deleting an image");
+    return keys;
+  }
+
+  /** Deletes variants stored for an upload that could not be moved, so none outlives a refused upload. */
+  async deleteVariants(keys: string[]): Promise<void> {
+    await this.deleteKeys(keys, "deleting variants");
+  }
+
+  private async deleteKeys(keys: string[], action: string): Promise<void> {
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
       const batch = keys.slice(i, i + DELETE_BATCH);
       let failed;
       try {
-        const out = await this.s3.send(
-          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
-        );
+        const out = await this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
         failed = out.Errors ?? [];
       } catch (e) {
-        throw translate(e, "deleting an image");
+        throw translate(e, action);
       }
       if (failed.length > 0) {
         const first = failed[0]!;
-        throw new ApiError("STORAGE_ERROR", `deleting an image: S3 refused ${failed.length} of ${batch.length} keys (first: ${first.Key}: ${first.Code})`);
+        throw new ApiError("STORAGE_ERROR", `${action}: S3 refused ${failed.length} of ${batch.length} keys (first: ${first.Key}: ${first.Code})`);
       }
     }
-    return keys;
   }
 
   private async listKeys(prefix: string): Promise<string[]> {
@@ -247,7 +255,7 @@ export class ImageStore {
   async headVariant(key: string): Promise<VariantMeta | undefined> {
     try {
       const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return this.variantMeta(key, head.Metadata, head.ContentLength ?? 0, head.ContentType, head.ETag);
+      return variantMetaOf(key, head.Metadata, head.ContentLength ?? 0, head.ContentType, head.ETag);
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw translate(e, "reading a variant");
@@ -258,7 +266,7 @@ export class ImageStore {
     try {
       const got = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const data = Buffer.from(await got.Body!.transformToByteArray());
-      return { meta: this.variantMeta(key, got.Metadata, data.length, got.ContentType, got.ETag), data };
+      return { meta: variantMetaOf(key, got.Metadata, data.length, got.ContentType, got.ETag), data };
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw translate(e, "reading a variant");
@@ -299,62 +307,8 @@ export class ImageStore {
     return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
   }
 
-  /**
-   * A presigned PUT of originals/{id}. Content-Type and Content-Length are
-   * signed headers: S3 refuses a PUT whose type or length differs. The name
-   * travels as x-amz-meta-name in the signed query string.
-   */
-  async presignOriginalUpload(id: string, upload: { contentType: string; contentLength: number; name?: string }, expiresInSeconds: number): Promise<string> {
-    const command = new PutObjectCommand({
-      Bucket: this.bucket,
-      Key: originalKey(id),
-      ContentType: upload.contentType,
-      ContentLength: upload.contentLength,
-      ...(upload.name === undefined ? {} : { Metadata: { name: encodeURIComponent(upload.name) } }),
-    });
-    // The SDK (since 3.729) adds a CRC32 of the body to every PutObject, and
-    // presigning hoists it into the URL: the CRC32 of an empty body, which S3
-    // would hold the real upload to (BadDigest). The body is not known here.
-    command.middlewareStack.add(
-      (next) => (args) => {
-        const headers = (args.request as { headers?: Record<string, string> }).headers ?? {};
-        for (const name of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm$)/i.test(name)) delete headers[name];
-        return next(args);
-      },
-      { step: "build", priority: "low", name: "dropEmptyBodyChecksum" },
-    );
-    return getSignedUrl(this.s3, command, { expiresIn: expiresInSeconds, signableHeaders: new Set(["content-type", "content-length"]) });
-  }
-
-  private originalMeta(id: string, key: string, meta: Record<string, string> | undefined, bytes: number | undefined): OriginalMeta {
-    const name = decodeName(meta);
-    return {
-      id,
-      key,
-      format: (meta?.format ?? "jpeg") as InputFormat,
-      width: metaNumber(meta, "width"),
-      height: metaNumber(meta, "height"),
-      hasAlpha: meta?.alpha === "1",
-      bytes: bytes ?? 0,
-      ...(name === undefined ? {} : { name }),
-    };
-  }
-
-  private variantMeta(
-    key: string,
-    meta: Record<string, string> | undefined,
-    bytes: number,
-    contentType: string | undefined,
-    etag: string | undefined,
-  ): VariantMeta {
-    return {
-      key,
-      contentType: contentType ?? "application/octet-stream",
-      width: metaNumber(meta, "width"),
-      height: metaNumber(meta, "height"),
-      bytes,
-      tag: meta?.spec ?? "",
-      etag: etag ?? "",
-    };
+  /** A presigned PUT of uploads/{id}, bound to the declared type and length (uploads.ts). */
+  presignUpload(id: string, upload: UploadRequest, expiresInSeconds: number): Promise<string> {
+    return presignUpload(this.s3, this.bucket, id, upload, expiresInSeconds);
   }
 }

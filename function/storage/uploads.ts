@@ -1,0 +1,93 @@
+// Presigned uploads (POST /uploads) and their one-way trip: a PUT lands in
+// uploads/{id}; once checked it is moved to originals/{id} with the checked
+// facts as metadata, or deleted. So originals/ only ever holds bytes that
+// were checked, and whatever stays in uploads/ a lifecycle rule expires.
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { MIME_TYPES } from "../image/formats.ts";
+import { originalKey, uploadKey } from "./key-layout.ts";
+import { checkedMetadata, type OriginalMeta } from "./object-meta.ts";
+import { isNotFound, translate } from "./s3-errors.ts";
+
+export interface UploadRequest {
+  contentType: string;
+  contentLength: number;
+  name?: string;
+}
+
+/**
+ * A presigned PUT of uploads/{id}. Content-Type and Content-Length are
+ * signed headers: S3 refuses a PUT whose type or length differs. The name
+ * travels as x-amz-meta-name in the signed query string.
+ */
+export function presignUpload(s3: S3Client, bucket: string, id: string, upload: UploadRequest, expiresInSeconds: number): Promise<string> {
+  const command = new PutObjectCommand({
+    Bucket: bucket,
+    Key: uploadKey(id),
+    ContentType: upload.contentType,
+    ContentLength: upload.contentLength,
+    ...(upload.name === undefined ? {} : { Metadata: { name: encodeURIComponent(upload.name) } }),
+  });
+  // The SDK (since 3.729) adds a CRC32 of the body to every PutObject, and
+  // presigning hoists it into the URL: the CRC32 of an empty body, which S3
+  // would hold the real upload to (BadDigest). The body is not known here.
+  command.middlewareStack.add(
+    (next) => (args) => {
+      const headers = (args.request as { headers?: Record<string, string> }).headers ?? {};
+      for (const name of Object.keys(headers)) if (/^x-amz-(checksum-|sdk-checksum-algorithm$)/i.test(name)) delete headers[name];
+      return next(args);
+    },
+    { step: "build", priority: "low", name: "dropEmptyBodyChecksum" },
+  );
+  return getSignedUrl(s3, command, { expiresIn: expiresInSeconds, signableHeaders: new Set(["content-type", "content-length"]) });
+}
+
+/** A failed precondition of a conditional request (412), or a concurrent one (409). */
+function isConditionFailed(e: unknown): boolean {
+  if (!(e instanceof S3ServiceException)) return false;
+  return e.name === "PreconditionFailed" || e.name === "ConditionalRequestConflict" || e.$metadata.httpStatusCode === 412 || e.$metadata.httpStatusCode === 409;
+}
+
+export type MoveResult = "moved" | "precondition failed" | "upload gone";
+
+/**
+ * Copies the checked upload to originals/{id} with its checked metadata,
+ * then deletes the upload. The copy is conditional (S3 conditional requests,
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-requests.html):
+ * x-amz-copy-source-if-match on the ETag that was read, so bytes PUT again
+ * through the still-valid URL after the check are never copied unchecked,
+ * and If-None-Match "*", so an existing original is never replaced. One
+ * CopyObject copies up to 5 GB, above uploads.maxBytes' ceiling
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
+ */
+export async function moveUpload(s3: S3Client, bucket: string, original: OriginalMeta, etag: string): Promise<MoveResult> {
+  const source = uploadKey(original.id);
+  try {
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: originalKey(original.id),
+        CopySource: `${bucket}/${source}`,
+        CopySourceIfMatch: etag,
+        IfNoneMatch: "*",
+        MetadataDirective: "REPLACE",
+        Metadata: checkedMetadata(original),
+        ContentType: MIME_TYPES[original.format],
+      }),
+    );
+  } catch (e) {
+    if (isConditionFailed(e)) return "precondition failed";
+    if (isNotFound(e)) return "upload gone";
+    throw translate(e, "moving a checked upload");
+  }
+  await deleteUpload(s3, bucket, original.id);
+  return "moved";
+}
+
+export async function deleteUpload(s3: S3Client, bucket: string, id: string): Promise<void> {
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: uploadKey(id) }));
+  } catch (e) {
+    throw translate(e, "deleting an upload");
+  }
+}
