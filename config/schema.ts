@@ -92,7 +92,10 @@ export const runtimeSettingsSchema = z.strictObject({
 export const configSchema = z.strictObject({
   stackName: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{1,22}[a-z0-9]$/, "3-24 lowercase letters, digits or '-', starting with a letter (bucket names add account and region)"),
+    .regex(/^[a-z][a-z0-9-]{1,22}[a-z0-9]$/, "3-24 lowercase letters, digits or '-', starting with a letter (bucket names add account and region)")
+    // S3 reserves these prefixes, and every bucket name starts with the stack name:
+    // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+    .refine((name) => !/^(xn--|sthree-|amzn-s3-demo-)/.test(name), "a name not starting with xn--, sthree- or amzn-s3-demo- (S3 reserves those prefixes for bucket names)"),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as eu-west-1"),
   ...runtimeSettingsSchema.shape,
   lambda: z

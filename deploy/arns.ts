@@ -17,6 +17,8 @@ export const trailArn = (ctx: NamedScope) => arn(ctx, "cloudtrail", `trail/${ctx
 
 export const functionRoleArn = (ctx: Pick<DeployContext, "partition" | "account" | "names">) => `arn:${ctx.partition}:iam::${ctx.account}:role/${ctx.names.roleName}`;
 
+export const boundaryPolicyArn = (ctx: Pick<DeployContext, "partition" | "account" | "names">) => `arn:${ctx.partition}:iam::${ctx.account}:policy/${ctx.names.boundaryPolicy}`;
+
 export const functionArn = (ctx: NamedScope) => arn(ctx, "lambda", `function:${ctx.names.functionName}`);
 
 /** The log group's ARN without the ":*" DescribeLogGroups appends: what tagging APIs and other resources take. */

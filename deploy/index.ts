@@ -13,7 +13,7 @@ const FLAGS: Record<string, FlagSpec> = {
   },
 };
 const USAGE = "npx tsx deploy/index.ts [options]";
-const SUMMARY = "Creates or updates every resource of the image API (KMS key, buckets, IAM role, log groups, Lambda, API Gateway with an API key and usage plan or IAM authorization, the optional S3 trigger, CloudTrail). Credentials come from the AWS SDK's default chain, as for the AWS CLI.";
+const SUMMARY = "Creates or updates every resource of the image API (KMS keys, buckets, IAM role and its permissions boundary, log groups, Lambda, API Gateway with an API key and usage plan or IAM authorization, the optional S3 trigger, CloudTrail). Credentials come from the AWS SDK's default chain, as for the AWS CLI.";
 
 function printOutputs(result: DeployResult, dryRun: boolean): void {
   const o = result.outputs;
@@ -32,7 +32,8 @@ function printOutputs(result: DeployResult, dryRun: boolean): void {
     ["images bucket", o.imagesBucket],
     ["trail bucket", o.trailBucket],
     ["function", o.functionName],
-    ["KMS key", o.keyArn],
+    ["images key", o.keyArn],
+    ["audit key", o.auditKeyArn],
     ["trail", o.trailName],
   ];
   for (const [label, value] of rows) console.log(`  ${label.padEnd(14)} ${value}`);

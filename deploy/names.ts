@@ -4,7 +4,12 @@
 
 export interface ResourceNames {
   stack: string;
+  /** The images key: images, the function's environment, the URL-signing secret. */
   kmsAlias: string;
+  /** The audit key: CloudTrail's log and digest files. */
+  auditKmsAlias: string;
+  /** The managed policy capping the function role (its permissions boundary). */
+  boundaryPolicy: string;
   imagesBucket: string;
   trailBucket: string;
   functionName: string;
@@ -25,6 +30,8 @@ export function resourceNames(stack: string, account: string, region: string): R
   return {
     stack,
     kmsAlias: `alias/${stack}`,
+    auditKmsAlias: `alias/${stack}-audit`,
+    boundaryPolicy: `${fn}-boundary`,
     imagesBucket: `${stack}-images-${account}-${region}`,
     trailBucket: `${stack}-trail-${account}-${region}`,
     functionName: fn,

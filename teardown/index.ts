@@ -8,15 +8,20 @@ import { teardown } from "./run.ts";
 const FLAGS: Record<string, FlagSpec> = {
   ...COMMON_FLAGS,
   yes: { type: "boolean", description: "do not ask for confirmation (needed when stdin is not a terminal)" },
-  "delete-data": { type: "boolean", description: "also empty and delete the buckets (images, audit logs) and schedule the KMS key's deletion" },
+  "delete-data": { type: "boolean", description: "also delete the images bucket with every image, the request logs, and schedule the images key's deletion" },
+  "delete-audit-logs": {
+    type: "boolean",
+    description: "also delete the audit trail's bucket with every log file and schedule the audit key's deletion (needs an identity allowed to delete audit logs: see SECURITY.md)",
+  },
 };
 const USAGE = "npx tsx teardown/index.ts [options]";
-const SUMMARY = "Removes every resource deploy made for the stack, in reverse order. Without --delete-data, buckets that hold objects (your images, CloudTrail's logs) and the KMS key that encrypts them are kept, and the output says so.";
+const SUMMARY = "Removes every resource deploy made for the stack, in reverse order. Your images and request logs are kept unless --delete-data, the audit logs unless --delete-audit-logs, and so is each key that can still decrypt what is kept; the output says what was kept and why.";
 
-async function confirm(stack: string, deleteData: boolean): Promise<boolean> {
+async function confirm(stack: string, deleteData: boolean, deleteAuditLogs: boolean): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const warning = deleteData ? colour.red(" INCLUDING ALL IMAGES AND AUDIT LOGS") : "";
+    const what = [deleteData ? "ALL IMAGES" : "", deleteAuditLogs ? "ALL AUDIT LOGS" : ""].filter(Boolean).join(" AND ");
+    const warning = what ? colour.red(` INCLUDING ${what}`) : "";
     const answer = await rl.question(`Remove stack ${stack}${warning}? Type the stack name to confirm: `);
     return answer.trim() === stack;
   } finally {
@@ -30,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   const json = flags.json === true;
   const dryRun = flags["dry-run"] === true;
   const deleteData = flags["delete-data"] === true;
+  const deleteAuditLogs = flags["delete-audit-logs"] === true;
   const config = configFromFlags(flags);
   if (typeof config === "number") return config;
   if (!dryRun && flags.yes !== true) {
@@ -37,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error("Refusing to tear down without confirmation: pass --yes (stdin is not a terminal).");
       return EXIT.usage;
     }
-    if (!(await confirm(config.stackName, deleteData))) {
+    if (!(await confirm(config.stackName, deleteData, deleteAuditLogs))) {
       console.error("Not confirmed: nothing was removed.");
       return EXIT.usage;
     }
@@ -50,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
       clients,
       dryRun,
       deleteData,
+      deleteAuditLogs,
       progress: progressPrinter(json),
       onStep: (r) => {
         if (!json) console.log(formatStep(r, dryRun));
@@ -57,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     });
     const kept = result.resources.filter((r) => r.action === "kept");
     if (json) {
-      console.log(JSON.stringify({ ok: true, dryRun, deleteData, stack: config.stackName, region: config.region, resources: result.resources }, null, 2));
+      console.log(JSON.stringify({ ok: true, dryRun, deleteData, deleteAuditLogs, stack: config.stackName, region: config.region, resources: result.resources }, null, 2));
     } else if (kept.length > 0) {
       console.log(`\n${colour.yellow(`Kept ${kept.length} resource(s)`)}: ${kept.map((r) => `${r.name} (${r.detail ?? "kept"})`).join("; ")}`);
       if (!deleteData) console.log("Run again with --delete-data to delete them and their data.");

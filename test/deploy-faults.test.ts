@@ -164,7 +164,7 @@ describe("transient faults", () => {
     const { kinds } = faultFirstOfEveryKind();
     const again = await deploy({ config, clients: faulty, zip: ZIP });
     assert.ok(again.resources.every((r) => r.action === "unchanged"), JSON.stringify(again.resources.filter((r) => r.action !== "unchanged")));
-    const down = await teardown({ config, clients: faulty, deleteData: true });
+    const down = await teardown({ config, clients: faulty, deleteData: true, deleteAuditLogs: true });
     summary.runs += 2;
     summary.transientFaults += proxy.faulted("first-of-kind");
     summary.operations = kinds.size;

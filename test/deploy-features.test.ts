@@ -4,7 +4,7 @@
 // replaced by --rotate-signing-secret; the key and role policies scope its use
 // to its encryption context; "iam" mode guards the private routes with SigV4
 // and prints the policy callers need; the public route has its own throttle;
-// resizeOnUpload manages a notification on originals/ only, and its permission.
+// resizeOnUpload manages notifications on uploads/ and originals/ only, the asynchronous retries, and its permission.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -26,7 +26,8 @@ import type { StepReport } from "../deploy/context.ts";
 import { DeployError } from "../deploy/errors.ts";
 import type { FunctionZip } from "../deploy/function-zip.ts";
 import { resourceNames } from "../deploy/names.ts";
-import { NOTIFICATION_ID, S3_STATEMENT_ID } from "../deploy/resources/bucket-notification.ts";
+import { MAX_RETRY_ATTEMPTS, notificationId, S3_STATEMENT_ID } from "../deploy/resources/bucket-notification.ts";
+import { GetFunctionEventInvokeConfigCommand } from "@aws-sdk/client-lambda";
 import type { PolicyDocument, PolicyStatement } from "../deploy/policies/document.ts";
 import { lambdaRolePolicyName } from "../deploy/resources/lambda-role.ts";
 import { definitionHash, DEFINITION_PREFIX, methodSettingKey } from "../deploy/resources/rest-api.ts";
@@ -312,7 +313,7 @@ describe("auth modes", () => {
     assert.deepEqual(toIam.mutations.filter((m) => /UsagePlan|ApiKey/.test(m)), ["apigw:UpdateUsagePlan", "apigw:DeleteUsagePlan", "apigw:DeleteApiKey"]);
     assert.deepEqual(
       [stepOf(toIam.steps, /usage plan/i).action, stepOf(toIam.steps, /usage plan/i).detail],
-      ["deleted", "usage plan, API key (not used with auth iam)"],
+      ["deleted", "usage plan, API key; not used with auth iam"],
     );
     const after = await methods();
     for (const r of PRIVATE) assert.equal(after.get(`${r.method} ${r.resource}`)?.authorizationType, "AWS_IAM");
@@ -400,26 +401,34 @@ describe("resizeOnUpload", () => {
     }
   }
 
-  test("adds S3's invoke permission for this bucket and a notification for objects created under originals/ only; a redeploy sends nothing", async () => {
+  test("adds S3's invoke permission for this bucket, one retry with failed events kept, and notifications for uploads/ and originals/ only; a redeploy sends nothing", async () => {
     const first = await run(trigger);
     const step = stepOf(first.steps, /S3 trigger/);
     assert.equal(step.action, "created");
-    const order = first.mutations.filter((m) => m === "lambda:AddPermission" || m === "s3:PutBucketNotificationConfiguration");
-    assert.deepEqual(order, ["lambda:AddPermission", "s3:PutBucketNotificationConfiguration", "lambda:AddPermission"], "S3's permission before the notification S3 validates; then API Gateway's");
+    const order = first.mutations.filter((m) => ["lambda:AddPermission", "s3:PutBucketNotificationConfiguration", "lambda:PutFunctionEventInvokeConfig"].includes(m));
+    assert.deepEqual(order, ["lambda:AddPermission", "lambda:PutFunctionEventInvokeConfig", "s3:PutBucketNotificationConfiguration", "lambda:AddPermission"], "S3's permission before the notification S3 validates; then API Gateway's");
 
     const functionArn = (await reader.lambda.send(new GetFunctionCommand({ FunctionName: names.functionName }))).Configuration!.FunctionArn!;
     const got = await notifications();
-    assert.equal(got.LambdaFunctionConfigurations?.length, 1, "exactly one Lambda configuration");
-    const config = got.LambdaFunctionConfigurations![0]!;
-    assert.equal(config.LambdaFunctionArn, functionArn);
-    assert.deepEqual(config.Events, ["s3:ObjectCreated:*"]);
+    const configs = [...(got.LambdaFunctionConfigurations ?? [])].sort((a, b) => String(a.Id).localeCompare(String(b.Id)));
+    assert.deepEqual(configs.map((c) => c.Id), [notificationId("originals/"), notificationId("uploads/")]);
+    for (const config of configs) {
+      assert.equal(config.LambdaFunctionArn, functionArn);
+      assert.deepEqual(config.Events, ["s3:ObjectCreated:*"]);
+    }
     assert.deepEqual(
-      config.Filter?.Key?.FilterRules?.map((r) => [String(r.Name).toLowerCase(), r.Value]),
-      [["prefix", "originals/"]],
-      "only originals/: the function's own outputs under resized/ never trigger it",
+      configs.map((c) => c.Filter?.Key?.FilterRules?.map((r) => [String(r.Name).toLowerCase(), r.Value])),
+      [[["prefix", "originals/"]], [["prefix", "uploads/"]]],
+      "only uploads/ and originals/: the function's own outputs under resized/ never trigger it",
     );
     assert.deepEqual(got.QueueConfigurations ?? [], []);
     assert.deepEqual(got.TopicConfigurations ?? [], []);
+
+    // Asynchronous events: one retry (a bad upload fails the same way twice), then a record in the bucket.
+    const invoke = await reader.lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: names.functionName }));
+    assert.equal(invoke.MaximumRetryAttempts, MAX_RETRY_ATTEMPTS);
+    assert.equal(MAX_RETRY_ATTEMPTS, 1);
+    assert.equal(invoke.DestinationConfig?.OnFailure?.Destination, `arn:aws:s3:::${names.imagesBucket}`);
 
     const permission = await s3Statement();
     assert.ok(permission, "the function's policy lets S3 invoke it");
@@ -438,27 +447,27 @@ describe("resizeOnUpload", () => {
   test("keeps a notification the user added, repairs its own, turns off cleanly, and teardown removes both", async () => {
     await run(trigger);
     const functionArn = (await reader.lambda.send(new GetFunctionCommand({ FunctionName: names.functionName }))).Configuration!.FunctionArn!;
-    const ours = (await notifications()).LambdaFunctionConfigurations![0]!;
+    const ours = (await notifications()).LambdaFunctionConfigurations!.find((c) => c.Id === notificationId("originals/"))!;
     const theirs: LambdaFunctionConfiguration = {
       Id: "user-audit",
       LambdaFunctionArn: `arn:aws:lambda:${MOTO_REGION}:${ACCOUNT}:function:someone-elses-auditor`,
       Events: ["s3:ObjectRemoved:*"],
     };
-    // Out of band: our filter dropped, so the whole bucket (resized/ too: a loop in the making) triggers the function; and a configuration of the user's own.
+    // Out of band: one filter dropped, so the whole bucket (resized/ too: a loop in the making) triggers the function; the other gone; and a configuration of the user's own.
     const { Filter: _filter, ...unfiltered } = ours;
     await reader.s3.send(
       new PutBucketNotificationConfigurationCommand({ Bucket: names.imagesBucket, NotificationConfiguration: { LambdaFunctionConfigurations: [unfiltered, theirs] } }),
     );
     const repaired = await run(trigger);
     assert.deepEqual(repaired.mutations, ["s3:PutBucketNotificationConfiguration"]);
-    assert.match(stepOf(repaired.steps, /S3 trigger/).detail ?? "", /notification updated \(filter\)/);
-    const both = (await notifications()).LambdaFunctionConfigurations ?? [];
-    assert.deepEqual(both.map((c) => c.Id).sort(), [NOTIFICATION_ID, "user-audit"]);
-    assert.deepEqual(both.find((c) => c.Id === NOTIFICATION_ID)?.Filter?.Key?.FilterRules?.map((r) => r.Value), ["originals/"]);
-    assert.equal(both.find((c) => c.Id === NOTIFICATION_ID)?.LambdaFunctionArn, functionArn);
+    assert.match(stepOf(repaired.steps, /S3 trigger/).detail ?? "", /notification \(drifted\)/);
+    const all = (await notifications()).LambdaFunctionConfigurations ?? [];
+    assert.deepEqual(all.map((c) => c.Id).sort(), [notificationId("originals/"), notificationId("uploads/"), "user-audit"]);
+    assert.deepEqual(all.find((c) => c.Id === notificationId("originals/"))?.Filter?.Key?.FilterRules?.map((r) => r.Value), ["originals/"]);
+    assert.equal(all.find((c) => c.Id === notificationId("originals/"))?.LambdaFunctionArn, functionArn);
 
     const off = await run(base);
-    assert.deepEqual(off.mutations, ["s3:PutBucketNotificationConfiguration", "lambda:RemovePermission"], "the notification first, then the permission");
+    assert.deepEqual(off.mutations, ["s3:PutBucketNotificationConfiguration", "lambda:DeleteFunctionEventInvokeConfig", "lambda:RemovePermission"], "the notifications first, then the retries and the permission");
     assert.equal(stepOf(off.steps, /S3 trigger/).action, "deleted");
     assert.deepEqual((await notifications()).LambdaFunctionConfigurations?.map((c) => c.Id), ["user-audit"], "the user's configuration stays");
     assert.equal(await s3Statement(), undefined);
@@ -470,10 +479,10 @@ describe("resizeOnUpload", () => {
     sent = [];
     const down = await teardown({ config: trigger, clients });
     const removed = down.resources.find((r) => /S3 trigger/.test(r.resource));
-    assert.deepEqual([removed?.action, removed?.detail], ["deleted", "notification and permission"]);
+    assert.deepEqual([removed?.action, removed?.detail], ["deleted", "notification, asynchronous settings, permission"]);
     assert.ok(mutating().indexOf("s3:PutBucketNotificationConfiguration") < mutating().indexOf("lambda:DeleteFunction"), "removed before the function");
     const left = await reader.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: names.imagesBucket })).catch(() => undefined);
-    assert.ok(!(left?.LambdaFunctionConfigurations ?? []).some((c) => c.Id === NOTIFICATION_ID), "no notification names the deleted function");
+    assert.ok(!(left?.LambdaFunctionConfigurations ?? []).some((c) => c.Id?.startsWith("imgapi-")), "no notification names the deleted function");
   });
 
   test("turning on iam and the trigger, killed before any of its mutating calls, is finished by the next deploy", async (t) => {

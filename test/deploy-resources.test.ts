@@ -33,7 +33,9 @@ import {
   CreateBucketCommand,
   DeletePublicAccessBlockCommand,
   GetBucketEncryptionCommand,
+  GetBucketCorsCommand,
   GetBucketLifecycleConfigurationCommand,
+  GetBucketVersioningCommand,
   GetBucketOwnershipControlsCommand,
   GetBucketPolicyCommand,
   GetBucketTaggingCommand,
@@ -51,7 +53,7 @@ import type { DeployContext, StepReport } from "../deploy/context.ts";
 import { DeployError } from "../deploy/errors.ts";
 import { resourceNames, stackTags } from "../deploy/names.ts";
 import { bucketHasData, ensureImagesBucket, removeImagesBucket } from "../deploy/resources/images-bucket.ts";
-import { ensureKmsKey, removeKmsKey } from "../deploy/resources/kms-key.ts";
+import { ensureAuditKey, ensureKmsKey, removeKmsKey } from "../deploy/resources/kms-key.ts";
 import {
   ensureLambdaRole,
   ensureLambdaRolePolicy,
@@ -132,6 +134,9 @@ beforeEach(async () => {
   failAtMutation = undefined;
 });
 
+/** The role's permissions boundary (deploy makes the policy first; these tests only name it). */
+const BOUNDARY = { boundaryArn: `arn:aws:iam::${ACCOUNT}:policy/${names.boundaryPolicy}` };
+
 /** Runs an ensure and returns its report with the mutating commands it sent. */
 async function run<R extends StepReport>(ensure: () => Promise<R>): Promise<{ report: R; mutations: string[] }> {
   sent.length = 0;
@@ -141,23 +146,25 @@ async function run<R extends StepReport>(ensure: () => Promise<R>): Promise<{ re
 
 /** The resources the trail and role policy need, in deploy order. */
 async function deployFoundation(ctx = context()) {
-  const { outputs: role } = await ensureLambdaRole(ctx);
+  const { outputs: role } = await ensureLambdaRole(ctx, BOUNDARY);
   const { outputs: key } = await ensureKmsKey(ctx, { roleArn: role.roleArn });
+  const { outputs: audit } = await ensureAuditKey(ctx);
   await ensureImagesBucket(ctx, { keyArn: key.keyArn });
-  await ensureTrailBucket(ctx, { keyArn: key.keyArn });
-  return { roleArn: role.roleArn, ...key };
+  await ensureTrailBucket(ctx, { keyArn: audit.keyArn });
+  return { roleArn: role.roleArn, ...key, auditKeyArn: audit.keyArn };
 }
 
 /** The whole sequence this file's modules make, in the orchestrator's order. */
 async function deployAll(ctx: DeployContext): Promise<StepReport[]> {
-  const role = await ensureLambdaRole(ctx);
+  const role = await ensureLambdaRole(ctx, BOUNDARY);
   const key = await ensureKmsKey(ctx, { roleArn: role.outputs.roleArn });
+  const audit = await ensureAuditKey(ctx);
   const images = await ensureImagesBucket(ctx, { keyArn: key.outputs.keyArn });
-  const trailBucket = await ensureTrailBucket(ctx, { keyArn: key.outputs.keyArn });
+  const trailBucket = await ensureTrailBucket(ctx, { keyArn: audit.outputs.keyArn });
   const logs = await ensureLogGroups(ctx);
   const policy = await ensureLambdaRolePolicy(ctx, { keyArn: key.outputs.keyArn });
-  const trail = await ensureTrail(ctx, { keyArn: key.outputs.keyArn });
-  return [role, key, images, trailBucket, logs, policy, trail];
+  const trail = await ensureTrail(ctx, { keyArn: audit.outputs.keyArn });
+  return [role, key, audit, images, trailBucket, logs, policy, trail];
 }
 
 async function liveTaggedKeys(): Promise<string[]> {
@@ -180,7 +187,7 @@ const statement = (policy: string | undefined, sid: string): PolicyStatement => 
 
 describe("lambda role", () => {
   test("is created trusted by Lambda only, tagged, then left alone", async () => {
-    const { report, mutations } = await run(() => ensureLambdaRole(context()));
+    const { report, mutations } = await run(() => ensureLambdaRole(context(), BOUNDARY));
     assert.equal(report.action, "created");
     assert.deepEqual(mutations, ["CreateRole"]);
     assert.equal(report.outputs.roleArn, `arn:aws:iam::${ACCOUNT}:role/${names.roleName}`);
@@ -190,17 +197,17 @@ describe("lambda role", () => {
     assert.deepEqual(trust.Statement, [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }]);
     assert.deepEqual(Object.fromEntries(role.Tags!.map((t) => [t.Key, t.Value])), TAGS);
 
-    const again = await run(() => ensureLambdaRole(context()));
+    const again = await run(() => ensureLambdaRole(context(), BOUNDARY));
     assert.equal(again.report.action, "unchanged");
     assert.deepEqual(again.mutations, []);
   });
 
   test("a widened trust policy is put back, and only that", async () => {
-    await ensureLambdaRole(context());
+    await ensureLambdaRole(context(), BOUNDARY);
     const wider = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: ["lambda.amazonaws.com", "ec2.amazonaws.com"] }, Action: "sts:AssumeRole" }] };
     await aws.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: names.roleName, PolicyDocument: JSON.stringify(wider) }));
 
-    const { report, mutations } = await run(() => ensureLambdaRole(context()));
+    const { report, mutations } = await run(() => ensureLambdaRole(context(), BOUNDARY));
     assert.equal(report.action, "updated");
     assert.equal(report.detail, "trust policy");
     assert.deepEqual(mutations, ["UpdateAssumeRolePolicy"]);
@@ -218,163 +225,14 @@ describe("lambda role", () => {
     assert.ok(actions.every((a) => !a.includes("*")), `wildcard action in ${actions}`);
     assert.ok(resources.every((r) => r !== "*"), `"*" resource in ${resources}`);
     assert.ok(doc.Statement.every((s) => s.Effect === "Allow" && !("NotAction" in s) && !("NotResource" in s)));
-    const bucket = `arn:aws:s3:::${names.imagesBucket}`;
-    // Every action with every resource any statement grants it (the policy-engine tests prove what they allow).
-    const grants: Record<string, string[]> = {};
-    for (const st of doc.Statement) for (const a of list(st.Action)) grants[a] = [...(grants[a] ?? []), ...list(st.Resource)].sort();
-    const prefixes = [`${bucket}/originals/*`, `${bucket}/resized/*`, `${bucket}/uploads/*`].sort();
-    assert.deepEqual(grants, {
-      "s3:GetObject": prefixes,
-      "s3:PutObject": prefixes,
-      "s3:DeleteObject": prefixes,
-      "s3:ListBucket": [bucket],
-      "logs:CreateLogStream": [`arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/${names.functionName}:*`],
-      "logs:PutLogEvents": [`arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/${names.functionName}:*`],
-    });
-    const listing = doc.Statement.find((s) => list(s.Action).includes("s3:ListBucket"));
-    assert.deepEqual(listing?.Condition, { StringLikeIfExists: { "s3:prefix": ["uploads/*", "originals/*", "resized/*"] } });
-    // The images key's uses are granted by the key policy, which names the role (and the boundary caps them).
-    assert.ok(!actions.some((a) => a.startsWith("kms:")), `kms actions in the role policy: ${actions}`);
-
-    const again = await run(() => ensureLambdaRolePolicy(context(), { keyArn }));
-    assert.equal(again.report.action, "unchanged");
-    assert.deepEqual(again.mutations, []);
-  });
-
-  test("a changed inline policy is rewritten and an extra one removed", async () => {
-    const { keyArn } = await deployFoundation();
-    await ensureLambdaRolePolicy(context(), { keyArn });
-    const policyName = lambdaRolePolicyName(context());
-    const broad = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }] });
-    await aws.iam.send(new PutRolePolicyCommand({ RoleName: names.roleName, PolicyName: policyName, PolicyDocument: broad }));
-    await aws.iam.send(new PutRolePolicyCommand({ RoleName: names.roleName, PolicyName: "added-by-hand", PolicyDocument: broad }));
-
-    const { report, mutations } = await run(() => ensureLambdaRolePolicy(context(), { keyArn }));
-    assert.equal(report.action, "updated");
-    assert.equal(report.detail, "inline policy, extra inline policy added-by-hand removed");
-    assert.deepEqual(mutations, ["PutRolePolicy", "DeleteRolePolicy"]);
-    const left = await aws.iam.send(new ListRolePoliciesCommand({ RoleName: names.roleName }));
-    assert.deepEqual(left.PolicyNames, [policyName]);
-  });
-
-  test("remove deletes its policies and the role, then finds it absent", async () => {
-    const { keyArn } = await deployFoundation();
-    await ensureLambdaRolePolicy(context(), { keyArn });
-    assert.equal((await removeLambdaRole(context())).action, "deleted");
-    await assert.rejects(aws.iam.send(new GetRoleCommand({ RoleName: names.roleName })), { name: "NoSuchEntityException" });
-    assert.equal((await removeLambdaRole(context())).action, "absent");
-  });
-});
-
-describe("KMS key", () => {
-  test("is created with alias, rotation, tags and a policy granting use only to CloudTrail and the role", async () => {
-    const { outputs: role } = await ensureLambdaRole(context());
-    const { report, mutations } = await run(() => ensureKmsKey(context(), { roleArn: role.roleArn }));
-    assert.equal(report.action, "created");
-    assert.deepEqual(mutations, ["CreateKey", "CreateAlias", "EnableKeyRotation"]);
-    const { keyArn, keyId } = report.outputs;
-    assert.match(keyArn, new RegExp(`^arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}$`));
-
-    const aliases = (await aws.kms.send(new ListAliasesCommand({}))).Aliases ?? [];
-    assert.equal(aliases.find((a) => a.AliasName === names.kmsAlias)?.TargetKeyId, keyId);
-    assert.equal((await aws.kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId }))).KeyRotationEnabled, true);
-    const tags = (await aws.kms.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags ?? [];
-    assert.deepEqual(Object.fromEntries(tags.map((t) => [t.TagKey, t.TagValue])), { ...TAGS, "imgapi:key": "images" });
-
-    const { Policy: policy } = await aws.kms.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: "default" }));
-    const trailArn = `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/${names.trail}`;
-    const admin = statement(policy, "AccountAdministersKey");
-    assert.deepEqual(admin.Principal, { AWS: `arn:aws:iam::${ACCOUNT}:root` });
-    assert.ok(list(admin.Action).includes("kms:PutKeyPolicy") || list(admin.Action).includes("kms:Put*"));
-    assert.ok(!list(admin.Action).some((a) => ["kms:*", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"].includes(a)), "the account administers, it does not use");
-    const trailUse = statement(policy, "CloudTrailEncryptsLogs");
-    assert.deepEqual(trailUse.Principal, { Service: "cloudtrail.amazonaws.com" });
-    assert.deepEqual(list(trailUse.Action), ["kms:GenerateDataKey*"]);
-    assert.deepEqual(trailUse.Condition, { StringEquals: { "aws:SourceArn": trailArn, "kms:EncryptionContext:aws:cloudtrail:arn": trailArn } });
-    assert.deepEqual(list(statement(policy, "CloudTrailDescribesKey").Action), ["kms:DescribeKey"]);
-    const viaS3 = statement(policy, "FunctionUsesKeyThroughS3");
-    assert.deepEqual(viaS3.Principal, { AWS: role.roleArn });
-    assert.deepEqual(list(viaS3.Action).sort(), ["kms:Decrypt", "kms:GenerateDataKey"]);
-    assert.equal(viaS3.Condition?.StringEquals?.["kms:ViaService"], `s3.${REGION}.amazonaws.com`);
-    const viaLambda = statement(policy, "FunctionDecryptsEnvironment");
-    assert.deepEqual(list(viaLambda.Action), ["kms:Decrypt"]);
-    assert.deepEqual(viaLambda.Condition, { StringEquals: { "kms:ViaService": `lambda.${REGION}.amazonaws.com`, "kms:CallerAccount": ACCOUNT } });
-
-    const again = await run(() => ensureKmsKey(context(), { roleArn: role.roleArn }));
-    assert.equal(again.report.action, "unchanged");
-    assert.deepEqual(again.mutations, []);
-    assert.deepEqual(again.report.outputs, report.outputs);
-  });
-
-  test("disabled rotation and a changed policy are fixed, nothing else", async () => {
-    const { roleArn, keyId } = await deployFoundation();
-    await aws.kms.send(new DisableKeyRotationCommand({ KeyId: keyId }));
-    const rotation = await run(() => ensureKmsKey(context(), { roleArn }));
-    assert.equal(rotation.report.action, "updated");
-    assert.equal(rotation.report.detail, "rotation");
-    assert.deepEqual(rotation.mutations, ["EnableKeyRotation"]);
-
-    // The same policy for another role: a principal drifted.
-    const other = await run(() => ensureKmsKey(context(), { roleArn: `arn:aws:iam::${ACCOUNT}:role/someone-else` }));
-    assert.equal(other.report.detail, "policy");
-    assert.deepEqual(other.mutations, ["PutKeyPolicy"]);
-    assert.equal((await run(() => ensureKmsKey(context(), { roleArn }))).report.detail, "policy");
-    assert.equal((await run(() => ensureKmsKey(context(), { roleArn }))).report.action, "unchanged");
-  });
-
-  test("a key left without its alias by an interrupted run is found by its tags and reused", async () => {
-    const { outputs: role } = await ensureLambdaRole(context());
-    const tags = Object.entries(TAGS).map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
-    // A key of an earlier teardown, pending deletion: never to be picked up again.
-    const old = await aws.kms.send(new CreateKeyCommand({ Tags: tags }));
-    await aws.kms.send(new ScheduleKeyDeletionCommand({ KeyId: old.KeyMetadata!.KeyId, PendingWindowInDays: 7 }));
-    const orphan = await aws.kms.send(new CreateKeyCommand({ Tags: tags }));
-
-    const { report, mutations } = await run(() => ensureKmsKey(context(), { roleArn: role.roleArn }));
-    assert.equal(report.action, "updated");
-    assert.equal(report.outputs.keyId, orphan.KeyMetadata!.KeyId);
-    // The key of an older run carries no purpose tag yet: it counts as the images key, and gets the tag.
-    assert.equal(report.detail, "alias, policy, rotation, tags");
-    assert.ok(!mutations.includes("CreateKey"));
-    assert.deepEqual(await liveTaggedKeys(), [orphan.KeyMetadata!.KeyId]);
-    const aliases = (await aws.kms.send(new ListAliasesCommand({}))).Aliases ?? [];
-    assert.equal(aliases.find((a) => a.AliasName === names.kmsAlias)?.TargetKeyId, orphan.KeyMetadata!.KeyId);
-  });
-
-  test("remove keeps the key without --delete-data or while data remains, else schedules its deletion in 7 days", async () => {
-    const { keyId } = await deployFoundation();
-    const kept = await removeKmsKey(context(), { dataRemains: true });
-    assert.equal(kept.action, "kept");
-    assert.match(kept.detail ?? "", /still hold images or audit logs.*unreadable.*--delete-data/);
-    assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, "Enabled");
-
-    sent.length = 0;
-    const removed = await removeKmsKey(context(), { dataRemains: false });
-    assert.equal(removed.action, "deleted");
-    assert.match(removed.detail ?? "", /scheduled for deletion in 7 days/);
-    assert.deepEqual(mutating(), ["DeleteAlias", "ScheduleKeyDeletion"]);
-    const meta = (await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
-    assert.equal(meta?.KeyState, "PendingDeletion");
-    const days = (meta!.DeletionDate!.getTime() - Date.now()) / 86_400_000;
-    assert.ok(days > 6.9 && days <= 7, `deletion in ${days} days`);
-    assert.ok(!((await aws.kms.send(new ListAliasesCommand({}))).Aliases ?? []).some((a) => a.AliasName === names.kmsAlias));
-    assert.equal((await removeKmsKey(context(), { dataRemains: false })).action, "absent");
-  });
-
-  test("remove interrupted after deleting the alias finishes on the next run", async () => {
-    const { keyId } = await deployFoundation();
-    sent.length = 0;
-    failAtMutation = 2; // DeleteAlias goes through, ScheduleKeyDeletion does not
-    await assert.rejects(removeKmsKey(context(), { dataRemains: false }), /interrupted before ScheduleKeyDeletion/);
-    failAtMutation = undefined;
-    assert.equal((await removeKmsKey(context(), { dataRemains: false })).action, "deleted");
-    assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, "PendingDeletion");
+    // What each statement allows and denies is proved by the policy-engine tests (test/policy-*.test.ts).
+    assert.ok(resources.every((r) => r.includes(names.imagesBucket) || r.includes(names.functionLogGroup)), `only the images bucket and the function's log group: ${resources}`);
   });
 });
 
 describe("buckets", () => {
   test("the images bucket is created hardened: no public access, owner-enforced, SSE-KMS with bucket key, TLS only, multipart cleanup, tags", async () => {
-    const { outputs: role } = await ensureLambdaRole(context());
+    const { outputs: role } = await ensureLambdaRole(context(), BOUNDARY);
     const { outputs: key } = await ensureKmsKey(context(), { roleArn: role.roleArn });
     const { report, mutations } = await run(() => ensureImagesBucket(context(), { keyArn: key.keyArn }));
     assert.equal(report.action, "created");
@@ -384,9 +242,10 @@ describe("buckets", () => {
       "PutPublicAccessBlock",
       "PutBucketOwnershipControls",
       "PutBucketEncryption",
-      "PutBucketLifecycleConfiguration",
       "PutBucketTagging",
       "PutBucketPolicy",
+      "PutBucketLifecycleConfiguration",
+      "PutBucketCors",
     ]);
 
     const Bucket = names.imagesBucket;
@@ -399,9 +258,13 @@ describe("buckets", () => {
     assert.equal(sse?.ApplyServerSideEncryptionByDefault?.KMSMasterKeyID, key.keyArn);
     assert.equal(sse?.BucketKeyEnabled, true);
     const lifecycle = (await aws.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }))).Rules ?? [];
-    assert.equal(lifecycle.length, 1);
-    assert.equal(lifecycle[0]?.Status, "Enabled");
-    assert.equal(lifecycle[0]?.AbortIncompleteMultipartUpload?.DaysAfterInitiation, 1);
+    assert.deepEqual(lifecycle.map((r) => [r.ID, r.Status, r.Filter?.Prefix ?? "", r.AbortIncompleteMultipartUpload?.DaysAfterInitiation, r.Expiration?.Days]).sort(), [
+      ["abort-incomplete-multipart-uploads", "Enabled", "", 1, undefined],
+      ["expire-unchecked-uploads", "Enabled", "uploads/", undefined, 1],
+    ]);
+    // Browsers PUT through presigned URLs and follow redirects to large variants from the configured origins.
+    const cors = (await aws.s3.send(new GetBucketCorsCommand({ Bucket }))).CORSRules ?? [];
+    assert.deepEqual(cors.map((r) => [r.AllowedOrigins, [...(r.AllowedMethods ?? [])].sort(), r.AllowedHeaders, r.ExposeHeaders]), [[config.cors.origins, ["GET", "HEAD", "PUT"], ["Content-Type"], ["ETag"]]]);
     const tags = (await aws.s3.send(new GetBucketTaggingCommand({ Bucket }))).TagSet ?? [];
     assert.deepEqual(Object.fromEntries(tags.map((t) => [t.Key, t.Value])), TAGS);
     // Asserted on the document: moto enforces a Deny but ignores its Condition, so objects cannot be written here now.
@@ -419,22 +282,19 @@ describe("buckets", () => {
     assert.deepEqual(again.mutations, []);
   });
 
-  test("the trail bucket lets only this trail check it and write under AWSLogs/ACCOUNT/", async () => {
-    const { keyArn } = await deployFoundation();
-    const { Policy } = await aws.s3.send(new GetBucketPolicyCommand({ Bucket: names.trailBucket }));
-    const trailArn = `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/${names.trail}`;
-    const bucket = `arn:aws:s3:::${names.trailBucket}`;
-    assert.equal(statement(Policy, "DenyInsecureTransport").Effect, "Deny");
-    const acl = statement(Policy, "CloudTrailChecksBucketAcl");
-    assert.deepEqual([acl.Principal, acl.Action, acl.Resource, acl.Condition], [{ Service: "cloudtrail.amazonaws.com" }, "s3:GetBucketAcl", bucket, { StringEquals: { "aws:SourceArn": trailArn } }]);
-    const write = statement(Policy, "CloudTrailWritesLogs");
-    assert.deepEqual(
-      [write.Principal, write.Action, write.Resource, write.Condition],
-      [{ Service: "cloudtrail.amazonaws.com" }, "s3:PutObject", `${bucket}/AWSLogs/${ACCOUNT}/*`, { StringEquals: { "s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trailArn } }],
-    );
-    const sse = (await aws.s3.send(new GetBucketEncryptionCommand({ Bucket: names.trailBucket }))).ServerSideEncryptionConfiguration?.Rules?.[0];
-    assert.equal(sse?.ApplyServerSideEncryptionByDefault?.KMSMasterKeyID, keyArn);
-    assert.equal((await run(() => ensureTrailBucket(context(), { keyArn }))).mutations.length, 0);
+  test("the trail bucket is encrypted with the audit key without a Bucket Key, versioned, with CloudTrail's grants and no lifecycle rule", async () => {
+    const { auditKeyArn } = await deployFoundation();
+    const Bucket = names.trailBucket;
+    const sse = (await aws.s3.send(new GetBucketEncryptionCommand({ Bucket }))).ServerSideEncryptionConfiguration?.Rules?.[0];
+    assert.equal(sse?.ApplyServerSideEncryptionByDefault?.KMSMasterKeyID, auditKeyArn);
+    // With a Bucket Key CloudTrail would need kms:Decrypt to create the trail (CloudTrail user guide, KMS key policies).
+    assert.equal(sse?.BucketKeyEnabled ?? false, false);
+    assert.equal((await aws.s3.send(new GetBucketVersioningCommand({ Bucket }))).Status, "Enabled");
+    // The deployer may not put an expiry on audit logs: the trail bucket carries no lifecycle rule.
+    await assert.rejects(aws.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })), { name: "NoSuchLifecycleConfiguration" });
+    const { Policy } = await aws.s3.send(new GetBucketPolicyCommand({ Bucket }));
+    assert.deepEqual(JSON.parse(Policy!).Statement.map((st: PolicyStatement) => st.Sid).sort(), ["CloudTrailChecksBucketAcl", "CloudTrailWritesLogs", "DenyInsecureTransport"]);
+    assert.equal((await run(() => ensureTrailBucket(context(), { keyArn: auditKeyArn }))).mutations.length, 0);
   });
 
   test("a deleted public access block and changed encryption are restored, nothing else", async () => {
@@ -450,7 +310,7 @@ describe("buckets", () => {
   });
 
   test("a bucket created by a run that stopped there is hardened by the next", async () => {
-    const { outputs: role } = await ensureLambdaRole(context());
+    const { outputs: role } = await ensureLambdaRole(context(), BOUNDARY);
     const { outputs: key } = await ensureKmsKey(context(), { roleArn: role.roleArn });
     await aws.s3.send(new CreateBucketCommand({ Bucket: names.imagesBucket }));
 
@@ -470,7 +330,7 @@ describe("buckets", () => {
     assert.equal(await bucketHasData(context(), names.imagesBucket), true);
 
     const kept = await removeImagesBucket(context(), { deleteData: false });
-    assert.deepEqual(kept, { resource: "S3 bucket (images)", name: names.imagesBucket, action: "kept", detail: "holds 1 objects; rerun with --delete-data to delete them" });
+    assert.deepEqual(kept, { resource: "S3 bucket (images)", name: names.imagesBucket, action: "kept", detail: "holds 1 object; rerun with --delete-data to delete them" });
     await aws.s3.send(new HeadObjectCommand({ Bucket: names.imagesBucket, Key: "originals/abc" }));
 
     const dry = await removeImagesBucket(context({ dryRun: true }), { deleteData: true });
@@ -479,7 +339,7 @@ describe("buckets", () => {
 
     const removed = await removeImagesBucket(context(), { deleteData: true });
     assert.equal(removed.action, "deleted");
-    assert.equal(removed.detail, "deleted 1 objects");
+    assert.equal(removed.detail, "deleted 1 object");
     await assert.rejects(aws.s3.send(new HeadBucketCommand({ Bucket: names.imagesBucket })), { name: "NotFound" });
     assert.equal(await bucketHasData(context(), names.imagesBucket), false);
     assert.equal((await removeImagesBucket(context(), { deleteData: true })).action, "absent");
@@ -532,7 +392,7 @@ describe("log groups", () => {
 
 describe("trail", () => {
   test("is created logging, encrypted with the key, validated, with S3 data events of the images bucket", async () => {
-    const { keyArn } = await deployFoundation();
+    const { auditKeyArn: keyArn } = await deployFoundation();
     const { report, mutations } = await run(() => ensureTrail(context(), { keyArn }));
     assert.equal(report.action, "created");
     assert.deepEqual(mutations, ["CreateTrail", "PutEventSelectors", "StartLogging"]);
@@ -543,7 +403,8 @@ describe("trail", () => {
     assert.equal(trail.S3BucketName, names.trailBucket);
     assert.equal(trail.KmsKeyId, keyArn);
     assert.equal(trail.LogFileValidationEnabled, true);
-    assert.equal(trail.IsMultiRegionTrail, false);
+    // Multi-region: IAM is global, and a change to the function's role made from any region must be on record.
+    assert.equal(trail.IsMultiRegionTrail, true);
     assert.equal(trail.IncludeGlobalServiceEvents, true);
     assert.equal((await aws.cloudtrail.send(new GetTrailStatusCommand({ Name: names.trail }))).IsLogging, true);
     const selectors = await aws.cloudtrail.send(new GetEventSelectorsCommand({ TrailName: names.trail }));
@@ -559,7 +420,7 @@ describe("trail", () => {
   });
 
   test("stopped logging and disabled validation are fixed; without dataEvents only management events are kept", async () => {
-    const { keyArn } = await deployFoundation();
+    const { auditKeyArn: keyArn } = await deployFoundation();
     await ensureTrail(context(), { keyArn });
     await aws.cloudtrail.send(new StopLoggingCommand({ Name: names.trail }));
     await aws.cloudtrail.send(new UpdateTrailCommand({ Name: names.trail, EnableLogFileValidation: false }));
@@ -580,7 +441,7 @@ describe("trail", () => {
   });
 
   test("remove deletes it, then finds it absent", async () => {
-    const { keyArn } = await deployFoundation();
+    const { auditKeyArn: keyArn } = await deployFoundation();
     await ensureTrail(context(), { keyArn });
     assert.equal((await removeTrail(context())).action, "deleted");
     await assert.rejects(aws.cloudtrail.send(new GetTrailCommand({ Name: names.trail })), { name: "TrailNotFoundException" });
@@ -597,6 +458,7 @@ describe("all of them", () => {
       reports.map(() => "created"),
     );
     const key = reports[1] as StepReport & { outputs: { keyArn: string } };
+    // Both keys: the images key and the audit key.
     assert.equal(key.outputs.keyArn, `arn:aws:kms:${REGION}:${ACCOUNT}:alias/${config.stackName}`);
     assert.equal((await aws.kms.send(new ListKeysCommand({}))).Keys?.length, 0);
   });
@@ -610,7 +472,7 @@ describe("all of them", () => {
     assert.deepEqual(reports.map((r) => `${r.resource}:${r.action}`).filter((r) => !r.endsWith(":unchanged")), ["KMS key:updated"]);
   });
 
-  test("a deploy interrupted at any of its mutating calls is finished by the next run, with one key", async () => {
+  test("a deploy interrupted at any of its mutating calls is finished by the next run, with one key of each kind", async () => {
     sent.length = 0;
     await deployAll(context());
     const total = mutating().length;
@@ -626,7 +488,7 @@ describe("all of them", () => {
       const third = await deployAll(context());
       assert.deepEqual(mutating(), [], `after an interruption at call ${k}, a third run sends nothing`);
       assert.ok(third.every((r) => r.action === "unchanged"), `interrupted at call ${k}: ${JSON.stringify(third)}`);
-      assert.equal((await liveTaggedKeys()).length, 1, `interrupted at call ${k}: one key`);
+      assert.equal((await liveTaggedKeys()).length, 2, `interrupted at call ${k}: one images key and one audit key`);
     }
   });
 });

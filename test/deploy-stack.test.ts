@@ -75,9 +75,9 @@ async function run(config: Config = configA, options: { dryRun?: boolean; zip?: 
   return { ...result, steps, mutations: mutating() };
 }
 
-async function down(config: Config = configA, deleteData = false) {
+async function down(config: Config = configA, deleteData = false, deleteAuditLogs = false) {
   sent = [];
-  const result = await teardown({ config, clients, deleteData });
+  const result = await teardown({ config, clients, deleteData, deleteAuditLogs });
   return { ...result, mutations: mutating() };
 }
 
@@ -105,8 +105,8 @@ describe("deploy", () => {
       trail: { LogFileValidationEnabled: boolean; logging: boolean };
       buckets: unknown[];
     };
-    assert.equal(state.kms.liveKeys, 1);
-    assert.deepEqual(state.kms.rotation, [true]);
+    assert.equal(state.kms.liveKeys, 2, "the images key and the audit key");
+    assert.deepEqual(state.kms.rotation, [true, true]);
     assert.equal(state.buckets.length, 2);
     assert.deepEqual(state.function.Architectures, ["arm64"]);
     assert.equal(state.function.Runtime, "nodejs22.x");
@@ -191,11 +191,15 @@ describe("teardown", () => {
     // The account-wide API Gateway logs role is shared by every REST API of the
     // account and region, so it is the one thing teardown leaves, saying why.
     const accountWide = (r: StepReport) => r.name === namesA.apiGatewayLogsRole && r.action === "kept" && /account-wide/.test(r.detail ?? "");
-    // Without --delete-data the request logs stay too: they expire on their own.
+    // The boundary: the deploying identity may not delete it (it could make a wider one); an administrator can.
+    const boundary = (r: StepReport) => r.name === namesA.boundaryPolicy && r.action === "kept" && /aws iam delete-policy/.test(r.detail ?? "");
+    // Without --delete-data the request logs stay: they expire on their own. Without --delete-audit-logs, the audit key.
     const requestLogs = (r: StepReport) => r.resource === "log groups" && r.action === "kept" && /expire on their own after 14 days/.test(r.detail ?? "");
-    assert.ok(first.resources.every((r) => r.action === "deleted" || accountWide(r) || requestLogs(r)), JSON.stringify(first.resources));
+    const auditKey = (r: StepReport) => r.name === namesA.auditKmsAlias && r.action === "kept" && /--delete-audit-logs/.test(r.detail ?? "");
+    const keptByDesign = (r: StepReport) => accountWide(r) || boundary(r) || requestLogs(r) || auditKey(r);
+    assert.ok(first.resources.every((r) => r.action === "deleted" || keptByDesign(r)), JSON.stringify(first.resources));
     const left = (await stackState(reader, namesA)) as Record<string, unknown>;
-    assert.deepEqual(left.kms, { liveKeys: 0, alias: [], rotation: [], policy: [] });
+    assert.equal((left.kms as { liveKeys: number }).liveKeys, 1, "the audit key stays");
     assert.equal(left.role, undefined);
     assert.deepEqual(left.buckets, []);
     assert.deepEqual((left.logGroups as { name: string }[]).map((g) => g.name).sort(), [namesA.accessLogGroup, namesA.functionLogGroup].sort());
@@ -207,8 +211,14 @@ describe("teardown", () => {
 
     const second = await down(configA);
     assert.deepEqual(second.mutations, [], "a second teardown changes nothing");
-    assert.ok(second.resources.every((r) => r.action === "absent" || accountWide(r) || requestLogs(r)), JSON.stringify(second.resources));
+    assert.ok(second.resources.every((r) => r.action === "absent" || keptByDesign(r)), JSON.stringify(second.resources));
     assert.deepEqual(await stackState(reader, namesB), stateB, "the other stack is untouched");
+
+    const all = await down(configA, true, true);
+    assert.ok(all.resources.every((r) => r.action === "deleted" || r.action === "absent" || accountWide(r) || boundary(r)), JSON.stringify(all.resources));
+    const none = (await stackState(reader, namesA)) as Record<string, unknown>;
+    assert.deepEqual(none.kms, { liveKeys: 0, alias: [], rotation: [], policy: [] });
+    assert.deepEqual(none.logGroups, []);
   });
 
   test("without --delete-data an image keeps its bucket and the key; with it, both go", async () => {
@@ -227,7 +237,7 @@ describe("teardown", () => {
     assert.equal(byName[namesA.imagesBucket]?.action, "kept");
     assert.match(byName[namesA.imagesBucket]?.detail ?? "", /--delete-data/);
     assert.equal(byName[namesA.kmsAlias]?.action, "kept");
-    assert.equal((await liveStackKeys(reader, namesA.stack)).length, 1, "the key survives");
+    assert.equal((await liveStackKeys(reader, namesA.stack)).length, 2, "the images key survives (and the audit key, kept without --delete-audit-logs)");
     await reader.s3.send(new DeleteBucketPolicyCommand({ Bucket: namesA.imagesBucket }));
     const got = await reader.s3.send(new GetObjectCommand({ Bucket: namesA.imagesBucket, Key: "originals/keep-me" }));
     assert.equal(await got.Body?.transformToString(), "image bytes");
@@ -238,6 +248,6 @@ describe("teardown", () => {
     assert.equal(goneByName[namesA.imagesBucket]?.action, "deleted");
     assert.equal(goneByName[namesA.kmsAlias]?.action, "deleted");
     assert.match(goneByName[namesA.kmsAlias]?.detail ?? "", /scheduled for deletion in 7 days/);
-    assert.equal((await liveStackKeys(reader, namesA.stack)).length, 0);
+    assert.equal((await liveStackKeys(reader, namesA.stack)).length, 1, "only the audit key is left");
   });
 });

@@ -2,6 +2,7 @@
 // inline policy naming exactly the objects, key and log group the handler
 // uses, and the permissions boundary that caps the role whatever policy it is
 // later given. Pure, for the deploy, the policy-engine tests and the audit.
+import { FAILED_EVENTS_PREFIX, ORIGINALS_PREFIX, RESIZED_PREFIX, UPLOADS_PREFIX } from "../../function/storage/key-layout.ts";
 import { arn, bucketArn, servicePrincipal, viaService, type NamedScope } from "../arns.ts";
 import type { PolicyDocument, PolicyStatement } from "./document.ts";
 import { signingSecretCondition } from "./key-policy.ts";
@@ -11,8 +12,8 @@ export const lambdaTrustPolicy = (): PolicyDocument => ({
   Statement: [{ Effect: "Allow", Principal: { Service: servicePrincipal("lambda") }, Action: "sts:AssumeRole" }],
 });
 
-/** Where the handler's objects live: presigned uploads land under uploads/ and move to originals/ once checked. */
-export const IMAGE_PREFIXES = { uploads: "uploads/", originals: "originals/", resized: "resized/" } as const;
+/** Where the handler's objects live (laid out in function/storage/key-layout.ts): presigned uploads land under uploads/ and move to originals/ once checked. */
+export const IMAGE_PREFIXES = { uploads: UPLOADS_PREFIX, originals: ORIGINALS_PREFIX, resized: RESIZED_PREFIX } as const;
 
 /** The function's objects and logs: the role policy grants them, the boundary allows them. */
 function functionStatements(ctx: NamedScope): PolicyStatement[] {
@@ -45,7 +46,16 @@ function functionStatements(ctx: NamedScope): PolicyStatement[] {
       // between 404 and 403 for a missing key; a real listing must stay
       // within the three prefixes.
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax (Permissions)
-      Condition: { StringLikeIfExists: { "s3:prefix": [`${uploads}*`, `${originals}*`, `${resized}*`] } },
+      Condition: { StringLikeIfExists: { "s3:prefix": [`${uploads}*`, `${originals}*`, `${resized}*`, `${FAILED_EVENTS_PREFIX}${ctx.names.functionName}/*`] } },
+    },
+    {
+      // The S3 trigger's events that failed every attempt: Lambda writes their
+      // records here as the function's role (an on-failure destination).
+      // https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+      Sid: "RecordFailedEvents",
+      Effect: "Allow",
+      Action: "s3:PutObject",
+      Resource: `${bucket}/${FAILED_EVENTS_PREFIX}${ctx.names.functionName}/*`,
     },
     {
       Sid: "WriteOwnLogs",

@@ -167,13 +167,3 @@ export function auditKeyPolicy(ctx: NamedScope): PolicyDocument {
     ],
   };
 }
-
-/**
- * @deprecated The one key of a deploy that has not split its keys yet: the
- * images key's statements plus CloudTrail's (the trail still encrypts with
- * it). Remove once deploy/resources/kms-key.ts makes both keys.
- */
-export function kmsKeyPolicy(ctx: NamedScope, deps: { roleArn: string }): PolicyDocument {
-  const audit = auditKeyPolicy(ctx).Statement.filter((s) => s.Sid !== "AccountAdministersKey");
-  return { Version: "2012-10-17", Statement: [...imagesKeyPolicy(ctx, deps).Statement, ...audit] };
-}

@@ -1,55 +1,64 @@
 // The optional S3 trigger (config resizeOnUpload): every object created under
-// originals/ in the images bucket, by any route (POST /images, a presigned PUT,
-// the console, `aws s3 cp`), invokes the function, which writes only under
-// resized/. The filter on originals/ is what makes a loop impossible: the
-// function's own outputs never match it. Two parts, made in this order and
-// removed in the reverse one: the function's permission for s3.amazonaws.com
-// (this bucket, this account), then the bucket's notification configuration,
-// which S3 refuses while it cannot validate that it may invoke the function.
+// the trigger prefixes (function/storage/key-layout.ts: uploads/ for presigned
+// uploads, originals/ for POST /images, the console, `aws s3 cp`) invokes the
+// function, which writes only under resized/ (and moves a checked upload to
+// originals/, whose event then finds every size made and stops): no loop.
+// Three parts, made in this order and removed in the reverse one:
+//   - the function's permission for s3.amazonaws.com (this bucket, this account);
+//   - how Lambda handles these asynchronous events: one retry, not two (a
+//     bad upload fails the same way every time), and records of events that
+//     failed every attempt written by Lambda under aws/lambda/async/FUNCTION/
+//     in the images bucket, where a user can see them
+//     (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html);
+//   - the bucket's notification configuration, one entry per prefix, which S3
+//     refuses while it cannot validate that it may invoke the function.
 // Any other notification a user configured on the bucket is kept as it is.
+import {
+  DeleteFunctionEventInvokeConfigCommand,
+  GetFunctionEventInvokeConfigCommand,
+  PutFunctionEventInvokeConfigCommand,
+} from "@aws-sdk/client-lambda";
 import {
   GetBucketNotificationConfigurationCommand,
   PutBucketNotificationConfigurationCommand,
   type LambdaFunctionConfiguration,
   type NotificationConfiguration,
 } from "@aws-sdk/client-s3";
-import { setTimeout as delay } from "node:timers/promises";
-import { mutate, type DeployContext, type StepReport } from "../context.ts";
-import { errorName, isNotFound, step } from "../errors.ts";
+import { FAILED_EVENTS_PREFIX, TRIGGER_PREFIXES } from "../../function/storage/key-layout.ts";
 import { bucketArn } from "../arns.ts";
+import type { DeployContext, StepReport } from "../context.ts";
+import { step } from "../errors.ts";
+import { Changes, ignoreAbsent, orAbsent, PROPAGATION, retryWhilePropagating } from "../toolkit/index.ts";
 import { ensureInvokeStatement, removeInvokeStatement } from "./lambda-permission.ts";
 
 const RESOURCE = "S3 trigger (resizeOnUpload)";
-/** Fixed ids, so every run finds what an earlier one made and nothing else. */
-export const NOTIFICATION_ID = "imgapi-resize-on-upload";
+/** Fixed ids, so every run finds what an earlier one made and nothing else: one per prefix. */
+export const NOTIFICATION_ID_PREFIX = "imgapi-resize-on-upload";
+export const notificationId = (prefix: string) => `${NOTIFICATION_ID_PREFIX}-${prefix.replace(/\/$/, "")}`;
 export const S3_STATEMENT_ID = "imgapi-s3-invoke";
-/** The only prefix that triggers the function; it writes under resized/, never here. */
-export const TRIGGER_PREFIX = "originals/";
 export const TRIGGER_EVENTS = ["s3:ObjectCreated:*"] as const;
-/** How long S3 may take to see the permission Lambda just added (it validates the destination). */
-export const PERMISSION_PROPAGATION_TIMEOUT_MS = 30_000;
+/** Asynchronous events: Lambda retries twice by default; once is enough for a transient failure. */
+export const MAX_RETRY_ATTEMPTS = 1;
+/** An upload not handled within an hour is handled on its first GET instead. */
+export const MAX_EVENT_AGE_SECONDS = 3600;
 
-const displayName = (ctx: DeployContext) => `s3://${ctx.names.imagesBucket}/${TRIGGER_PREFIX}`;
+const displayName = (ctx: DeployContext) => `s3://${ctx.names.imagesBucket}/{${TRIGGER_PREFIXES.join(",")}}`;
+const isOurs = (c: LambdaFunctionConfiguration) => c.Id?.startsWith(NOTIFICATION_ID_PREFIX) === true;
 
-export function triggerConfiguration(functionArn: string): LambdaFunctionConfiguration {
-  return {
-    Id: NOTIFICATION_ID,
+export function triggerConfigurations(functionArn: string): LambdaFunctionConfiguration[] {
+  return TRIGGER_PREFIXES.map((prefix) => ({
+    Id: notificationId(prefix),
     LambdaFunctionArn: functionArn,
     Events: [...TRIGGER_EVENTS],
-    Filter: { Key: { FilterRules: [{ Name: "prefix", Value: TRIGGER_PREFIX }] } },
-  };
+    Filter: { Key: { FilterRules: [{ Name: "prefix", Value: prefix }] } },
+  }));
 }
 
 /** The bucket's whole notification configuration; empty when the bucket does not exist yet (dry run). */
 async function readNotifications(ctx: DeployContext): Promise<NotificationConfiguration> {
-  const got = await step("reading the notifications of", RESOURCE, displayName(ctx), "s3:GetBucketNotification", async () => {
-    try {
-      return await ctx.clients.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: ctx.names.imagesBucket }));
-    } catch (e) {
-      if (isNotFound(e, "NoSuchBucket")) return undefined;
-      throw e;
-    }
-  });
+  const got = await step("reading the notifications of", RESOURCE, displayName(ctx), "s3:GetBucketNotification", () =>
+    orAbsent("s3", () => ctx.clients.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: ctx.names.imagesBucket }))),
+  );
   return {
     ...(got?.TopicConfigurations?.length ? { TopicConfigurations: got.TopicConfigurations } : {}),
     ...(got?.QueueConfigurations?.length ? { QueueConfigurations: got.QueueConfigurations } : {}),
@@ -58,53 +67,64 @@ async function readNotifications(ctx: DeployContext): Promise<NotificationConfig
   };
 }
 
-/** Which fields of our configuration differ (S3 reports the filter rule's name as "Prefix"; case is not meaningful). */
-function triggerDrift(actual: LambdaFunctionConfiguration, functionArn: string): string[] {
-  const fields: string[] = [];
-  if (actual.LambdaFunctionArn !== functionArn) fields.push("function");
-  if ([...(actual.Events ?? [])].sort().join() !== [...TRIGGER_EVENTS].join()) fields.push("events");
-  const rules = (actual.Filter?.Key?.FilterRules ?? []).map((r) => `${String(r.Name).toLowerCase()}=${r.Value}`);
-  if (rules.length !== 1 || rules[0] !== `prefix=${TRIGGER_PREFIX}`) fields.push("filter");
-  return fields;
-}
+/** Our configurations as comparable text (S3 reports the filter rule's name as "Prefix"; case is not meaningful). */
+const canonical = (configs: LambdaFunctionConfiguration[]) =>
+  JSON.stringify(
+    configs
+      .map((c) => ({
+        id: c.Id,
+        fn: c.LambdaFunctionArn,
+        events: [...(c.Events ?? [])].sort(),
+        rules: (c.Filter?.Key?.FilterRules ?? []).map((r) => `${String(r.Name).toLowerCase()}=${r.Value}`).sort(),
+      }))
+      .sort((a, b) => String(a.id).localeCompare(String(b.id))),
+  );
 
 const withoutOurs = (config: NotificationConfiguration): NotificationConfiguration => {
-  const others = (config.LambdaFunctionConfigurations ?? []).filter((c) => c.Id !== NOTIFICATION_ID);
+  const others = (config.LambdaFunctionConfigurations ?? []).filter((c) => !isOurs(c));
   const { LambdaFunctionConfigurations: _ours, ...rest } = config;
   return { ...rest, ...(others.length ? { LambdaFunctionConfigurations: others } : {}) };
 };
 
-const isDestinationNotValidated = (e: unknown) => errorName(e) === "InvalidArgument" && /unable to validate/i.test((e as Error).message ?? "");
+function putNotifications(ctx: DeployContext, changes: Changes, label: string, config: NotificationConfiguration) {
+  return changes.apply(label, "s3:PutBucketNotification", () =>
+    // S3 checks it may invoke the function; a permission added a moment ago may not be visible yet.
+    retryWhilePropagating(ctx, PROPAGATION.permissionToS3, () =>
+      ctx.clients.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: ctx.names.imagesBucket, NotificationConfiguration: config })),
+    ), "configuring");
+}
 
-async function putNotifications(ctx: DeployContext, config: NotificationConfiguration, what: string): Promise<void> {
-  const deadline = Date.now() + PERMISSION_PROPAGATION_TIMEOUT_MS;
-  await mutate(ctx, () =>
-    step(what, RESOURCE, displayName(ctx), "s3:PutBucketNotification", async () => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await ctx.clients.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: ctx.names.imagesBucket, NotificationConfiguration: config }));
-        } catch (e) {
-          // S3 checks it may invoke the function; a permission added a moment ago may not be visible yet.
-          if (!isDestinationNotValidated(e) || Date.now() >= deadline) throw e;
-          await delay(Math.min(1_000 * 2 ** attempt, 8_000, Math.max(0, deadline - Date.now())));
-        }
-      }
-    }),
+async function ensureEventInvokeConfig(ctx: DeployContext, changes: Changes): Promise<void> {
+  const { lambda } = ctx.clients;
+  const FunctionName = ctx.names.functionName;
+  const destination = bucketArn(ctx, ctx.names.imagesBucket);
+  const current = await step("reading the asynchronous settings of", RESOURCE, FunctionName, "lambda:GetFunctionEventInvokeConfig", () =>
+    orAbsent("lambda", () => lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName }))),
   );
+  const same =
+    current?.MaximumRetryAttempts === MAX_RETRY_ATTEMPTS &&
+    current.MaximumEventAgeInSeconds === MAX_EVENT_AGE_SECONDS &&
+    current.DestinationConfig?.OnFailure?.Destination === destination &&
+    current.DestinationConfig?.OnSuccess?.Destination === undefined;
+  if (same) return;
+  await changes.apply("retries and failed-event records", "lambda:PutFunctionEventInvokeConfig", () =>
+    lambda.send(
+      new PutFunctionEventInvokeConfigCommand({
+        FunctionName,
+        MaximumRetryAttempts: MAX_RETRY_ATTEMPTS,
+        MaximumEventAgeInSeconds: MAX_EVENT_AGE_SECONDS,
+        // Lambda names the objects itself (aws/lambda/async/FUNCTION/...): the role may write only there.
+        DestinationConfig: { OnFailure: { Destination: destination } },
+      }),
+    ), "configuring");
 }
 
 export interface BucketNotificationDeps {
   functionArn: string;
 }
 
-/** With resizeOnUpload: the permission, then the notification. Without: removes both if present. */
 export async function ensureBucketNotification(ctx: DeployContext, deps: BucketNotificationDeps): Promise<StepReport> {
-  const name = displayName(ctx);
-  if (!ctx.config.resizeOnUpload) {
-    const removed = await removeBucketNotification(ctx);
-    return removed.action === "absent" ? { resource: RESOURCE, name, action: "unchanged", detail: "off (resizeOnUpload is false)" } : { ...removed, detail: `turned off: ${removed.detail}` };
-  }
-
+  const changes = new Changes(ctx, RESOURCE, displayName(ctx));
   const permission = await ensureInvokeStatement(ctx, {
     sid: S3_STATEMENT_ID,
     principal: "s3.amazonaws.com",
@@ -112,37 +132,36 @@ export async function ensureBucketNotification(ctx: DeployContext, deps: BucketN
     sourceAccount: ctx.account,
     resource: RESOURCE,
   });
+  if (permission.action !== "unchanged") changes.note(`permission ${permission.action}${permission.action === "updated" && permission.detail ? ` (${permission.detail})` : ""}`);
+  await ensureEventInvokeConfig(ctx, changes);
   const current = await readNotifications(ctx);
-  const ours = current.LambdaFunctionConfigurations?.find((c) => c.Id === NOTIFICATION_ID);
-  const drifted = ours === undefined ? [] : triggerDrift(ours, deps.functionArn);
-  if (ours === undefined || drifted.length > 0) {
+  const desired = triggerConfigurations(deps.functionArn);
+  const ours = (current.LambdaFunctionConfigurations ?? []).filter(isOurs);
+  const created = ours.length === 0 && permission.action === "created";
+  if (canonical(ours) !== canonical(desired)) {
     const others = withoutOurs(current);
-    const desired = { ...others, LambdaFunctionConfigurations: [...(others.LambdaFunctionConfigurations ?? []), triggerConfiguration(deps.functionArn)] };
-    await putNotifications(ctx, desired, "adding the trigger to");
+    await putNotifications(ctx, changes, ours.length === 0 ? "notification" : "notification (drifted)", {
+      ...others,
+      LambdaFunctionConfigurations: [...(others.LambdaFunctionConfigurations ?? []), ...desired],
+    });
   }
-
-  const notification: StepReport["action"] = ours === undefined ? "created" : drifted.length ? "updated" : "unchanged";
-  if (permission.action === "unchanged" && notification === "unchanged") return { resource: RESOURCE, name, action: "unchanged" };
-  if (permission.action === "created" && notification === "created") {
-    return { resource: RESOURCE, name, action: "created", detail: `${TRIGGER_EVENTS.join()} under ${TRIGGER_PREFIX} invokes ${ctx.names.functionName}` };
-  }
-  const detail = [
-    ...(permission.action === "unchanged" ? [] : [`permission ${permission.action}${permission.detail && permission.action === "updated" ? ` (${permission.detail})` : ""}`]),
-    ...(notification === "unchanged" ? [] : [`notification ${notification}${drifted.length ? ` (${drifted.join(", ")})` : ""}`]),
-  ].join(", ");
-  return { resource: RESOURCE, name, action: "updated", detail };
+  return changes.report(created, created ? `${TRIGGER_EVENTS.join()} under ${TRIGGER_PREFIXES.join(" and ")} invokes ${ctx.names.functionName}; failed events recorded under ${FAILED_EVENTS_PREFIX}${ctx.names.functionName}/` : undefined);
 }
 
-/** The notification first (so S3 stops sending events), then the permission. Other notifications stay. */
+/** The notification first (so S3 stops sending events), then the asynchronous settings and the permission. Other notifications stay. */
 export async function removeBucketNotification(ctx: DeployContext): Promise<StepReport> {
-  const name = displayName(ctx);
-  const removed: string[] = [];
+  const changes = new Changes(ctx, RESOURCE, displayName(ctx));
   const current = await readNotifications(ctx);
-  if (current.LambdaFunctionConfigurations?.some((c) => c.Id === NOTIFICATION_ID)) {
-    await putNotifications(ctx, withoutOurs(current), "removing the trigger from");
-    removed.push("notification");
+  if (current.LambdaFunctionConfigurations?.some(isOurs)) await putNotifications(ctx, changes, "notification", withoutOurs(current));
+  const FunctionName = ctx.names.functionName;
+  const invokeConfig = await step("reading the asynchronous settings of", RESOURCE, FunctionName, "lambda:GetFunctionEventInvokeConfig", () =>
+    orAbsent("lambda", () => ctx.clients.lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName }))),
+  );
+  if (invokeConfig !== undefined) {
+    await changes.apply("asynchronous settings", "lambda:DeleteFunctionEventInvokeConfig", () =>
+      ignoreAbsent("lambda", () => ctx.clients.lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName }))), "removing");
   }
-  if ((await removeInvokeStatement(ctx, S3_STATEMENT_ID, RESOURCE)).action === "deleted") removed.push("permission");
-  return removed.length ? { resource: RESOURCE, name, action: "deleted", detail: removed.join(" and ") } : { resource: RESOURCE, name, action: "absent" };
+  if ((await removeInvokeStatement(ctx, S3_STATEMENT_ID, RESOURCE)).action === "deleted") changes.note("permission");
+  const name = displayName(ctx);
+  return changes.changed ? { resource: RESOURCE, name, action: "deleted", detail: changes.list.join(", ") } : { resource: RESOURCE, name, action: "absent" };
 }
-

@@ -41,8 +41,11 @@ export interface BucketSpec {
    * (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html).
    */
   bucketKey: boolean;
-  /** Rules besides aborting incomplete multipart uploads. */
-  lifecycleRules: LifecycleRule[];
+  /**
+   * Rules besides aborting incomplete multipart uploads; undefined: the bucket
+   * gets no lifecycle configuration at all (the trail bucket: nothing may expire audit logs).
+   */
+  lifecycleRules?: LifecycleRule[];
   cors?: CORSRule[];
   /** Keep every version: what is overwritten or deleted stays recoverable. */
   versioning?: boolean;
@@ -98,7 +101,7 @@ export function bucketSettings(ctx: DeployContext, spec: BucketSpec): Setting[] 
   const { s3 } = ctx.clients;
   const Bucket = spec.bucket;
   const policy = bucketPolicy(ctx, spec);
-  const rules = [ABORT_MULTIPART_RULE, ...spec.lifecycleRules];
+  const rules = spec.lifecycleRules === undefined ? undefined : [ABORT_MULTIPART_RULE, ...spec.lifecycleRules];
   const tagsOf = async () => {
     const got = await orAbsent("s3", () => s3.send(new GetBucketTaggingCommand({ Bucket })), "NoSuchTagSet");
     return Object.fromEntries((got?.TagSet ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
@@ -150,13 +153,6 @@ export function bucketSettings(ctx: DeployContext, spec: BucketSpec): Setting[] 
         ),
     },
     {
-      field: "lifecycle",
-      readPermission: "s3:GetLifecycleConfiguration",
-      permission: "s3:PutLifecycleConfiguration",
-      matches: async () => sameRules((await orAbsent("s3", () => s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })), "NoSuchLifecycleConfiguration"))?.Rules, rules),
-      write: () => s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: rules } })),
-    },
-    {
       field: "tags",
       readPermission: "s3:GetBucketTagging",
       permission: "s3:PutBucketTagging",
@@ -175,6 +171,15 @@ export function bucketSettings(ctx: DeployContext, spec: BucketSpec): Setting[] 
       write: () => s3.send(new PutBucketPolicyCommand({ Bucket, Policy: JSON.stringify(policy) })),
     },
   ];
+  if (rules !== undefined) {
+    settings.push({
+      field: "lifecycle",
+      readPermission: "s3:GetLifecycleConfiguration",
+      permission: "s3:PutLifecycleConfiguration",
+      matches: async () => sameRules((await orAbsent("s3", () => s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })), "NoSuchLifecycleConfiguration"))?.Rules, rules),
+      write: () => s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: rules } })),
+    });
+  }
   if (spec.cors !== undefined) {
     const cors = spec.cors;
     settings.push({

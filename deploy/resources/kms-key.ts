@@ -25,10 +25,10 @@ import {
 } from "@aws-sdk/client-kms";
 import { arn } from "../arns.ts";
 import type { DeployContext, StepReport } from "../context.ts";
-import { step } from "../errors.ts";
+import { errorName, step } from "../errors.ts";
 import { samePolicy, type PolicyDocument } from "../policies/document.ts";
-import { kmsKeyPolicy } from "../policies/key-policy.ts";
-import { Changes, ignoreAbsent, isAlreadyExists, kmsTagList, missingTags, orAbsent, PROPAGATION, reconcileSettings, retryWhilePropagating, tagMap, type Setting } from "../toolkit/index.ts";
+import { auditKeyPolicy, imagesKeyPolicy } from "../policies/key-policy.ts";
+import { Changes, ignoreAbsent, isAlreadyExists, kmsTagList, missingTags, PROPAGATION, reconcileSettings, retryWhilePropagating, tagMap, type Setting } from "../toolkit/index.ts";
 
 const RESOURCE = "KMS key";
 // KMS key policies have exactly one name; moto refuses any other.
@@ -50,7 +50,15 @@ export const imagesKey = (ctx: DeployContext, deps: { roleArn: string }): KeySpe
   alias: ctx.names.kmsAlias,
   purpose: "images",
   description: `imgapi ${ctx.names.stack}: images, the function's environment and its URL-signing secret`,
-  policy: kmsKeyPolicy(ctx, deps),
+  policy: imagesKeyPolicy(ctx, deps),
+});
+
+/** A key of its own for the audit logs: whoever may use the images key gains nothing on them, and an auditor reading logs nothing on images. */
+export const auditKey = (ctx: DeployContext): KeySpec => ({
+  alias: ctx.names.auditKmsAlias,
+  purpose: "audit",
+  description: `imgapi ${ctx.names.stack}: CloudTrail log and digest files`,
+  policy: auditKeyPolicy(ctx),
 });
 
 const PENDING_DELETION = new Set(["PendingDeletion", "PendingReplicaDeletion"]);
@@ -64,14 +72,25 @@ interface FoundKey {
   orphans: Meta[];
 }
 
+/** The key was listed or aliased, so it exists: a NotFoundException is KMS catching up with a key made moments ago. */
 const describeKey = async (ctx: DeployContext, keyId: string) =>
-  (await step("describing", RESOURCE, keyId, "kms:DescribeKey", () => ctx.clients.kms.send(new DescribeKeyCommand({ KeyId: keyId })))).KeyMetadata as Meta;
+  (await step("describing", RESOURCE, keyId, "kms:DescribeKey", () => retryWhilePropagating(ctx, PROPAGATION.newKey, () => ctx.clients.kms.send(new DescribeKeyCommand({ KeyId: keyId }))))).KeyMetadata as Meta;
 
 async function keyTags(ctx: DeployContext, keyId: string): Promise<Record<string, string> | undefined> {
-  // A key whose policy does not let this account read it (another team's,
-  // or AWS-managed) cannot be ours: ours always lets the account read its tags.
+  // ListKeys lists a key KMS may not yet answer for (a key made moments ago by
+  // a run that then stopped): its NotFoundException is KMS catching up, not
+  // absence, or a resumed run would not recognise its own key and make a
+  // second. A key whose policy does not let this account read it (another
+  // team's, or AWS-managed) cannot be ours: ours always lets the account read its tags.
   const got = await step("listing the tags of", RESOURCE, keyId, "kms:ListResourceTags", () =>
-    orAbsent("kms", () => ctx.clients.kms.send(new ListResourceTagsCommand({ KeyId: keyId })), "AccessDeniedException"),
+    retryWhilePropagating(ctx, PROPAGATION.newKey, async () => {
+      try {
+        return await ctx.clients.kms.send(new ListResourceTagsCommand({ KeyId: keyId }));
+      } catch (e) {
+        if (errorName(e) === "AccessDeniedException") return undefined;
+        throw e;
+      }
+    }),
   );
   return got === undefined ? undefined : tagMap(got.Tags);
 }
@@ -228,6 +247,7 @@ async function scheduleDeletion(ctx: DeployContext, changes: Changes, key: Meta,
 }
 
 export const ensureKmsKey = (ctx: DeployContext, deps: { roleArn: string }) => ensureKey(ctx, imagesKey(ctx, deps));
+export const ensureAuditKey = (ctx: DeployContext) => ensureKey(ctx, auditKey(ctx));
 
 /**
  * Deleting a key makes everything encrypted with it unreadable, for good: it
@@ -259,3 +279,14 @@ export async function removeKey(ctx: DeployContext, spec: Pick<KeySpec, "alias" 
 }
 
 export const removeKmsKey = (ctx: DeployContext, opts: { dataRemains: boolean }) => removeKey(ctx, { alias: ctx.names.kmsAlias, purpose: "images" }, opts);
+/**
+ * The audit key outlives the stack unless --delete-audit-logs: every log file
+ * delivered, wherever it was copied, stays readable and verifiable.
+ */
+export async function removeAuditKey(ctx: DeployContext, opts: { dataRemains: boolean; requested: boolean }): Promise<StepReport> {
+  const spec = { alias: ctx.names.auditKmsAlias, purpose: "audit" };
+  if (opts.requested) return removeKey(ctx, spec, opts);
+  const found = await findKey(ctx, { ...spec, description: "", policy: { Version: "2012-10-17", Statement: [] } });
+  if (found === undefined || PENDING_DELETION.has(found.meta.KeyState ?? "")) return { resource: RESOURCE, name: spec.alias, action: "absent" };
+  return { resource: RESOURCE, name: spec.alias, action: "kept", detail: `${found.meta.KeyId} decrypts the audit logs; --delete-audit-logs schedules its deletion` };
+}

@@ -12,6 +12,7 @@ import {
   GetRolePolicyCommand,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
+  PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
@@ -35,8 +36,12 @@ const findRole = (ctx: DeployContext): Promise<Role | undefined> =>
 
 export type LambdaRoleReport = StepReport & { outputs: { roleArn: string; roleName: string } };
 
-/** The role with its trust policy (Lambda only) and tags; no permissions yet. */
-export async function ensureLambdaRole(ctx: DeployContext): Promise<LambdaRoleReport> {
+/**
+ * The role with its trust policy (Lambda only), its permissions boundary and
+ * tags; no permissions yet. The boundary comes first on an existing role: the
+ * deployer policy allows changing the role only while it is attached.
+ */
+export async function ensureLambdaRole(ctx: DeployContext, deps: { boundaryArn: string }): Promise<LambdaRoleReport> {
   const { iam } = ctx.clients;
   const name = ctx.names.roleName;
   const trust = lambdaTrustPolicy();
@@ -57,6 +62,7 @@ export async function ensureLambdaRole(ctx: DeployContext): Promise<LambdaRoleRe
                 RoleName: name,
                 AssumeRolePolicyDocument: JSON.stringify(trust),
                 Description: `Execution role of the ${ctx.names.functionName} image API function`,
+                PermissionsBoundary: deps.boundaryArn,
                 Tags: tagList(ctx.tags),
               }),
             )
@@ -66,6 +72,9 @@ export async function ensureLambdaRole(ctx: DeployContext): Promise<LambdaRoleRe
     return done(created?.value?.Arn ?? functionRoleArn(ctx), true);
   }
 
+  if (role.PermissionsBoundary?.PermissionsBoundaryArn !== deps.boundaryArn) {
+    await changes.apply("permissions boundary", "iam:PutRolePermissionsBoundary", () => iam.send(new PutRolePermissionsBoundaryCommand({ RoleName: name, PermissionsBoundary: deps.boundaryArn })), "setting the permissions boundary of");
+  }
   const actualTrust = role.AssumeRolePolicyDocument ? decodeURIComponent(role.AssumeRolePolicyDocument) : undefined;
   if (!samePolicy(actualTrust, trust)) {
     await changes.apply("trust policy", "iam:UpdateAssumeRolePolicy", () => iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust) })), "updating the trust policy of");

@@ -16,7 +16,6 @@ export function ensureTrailBucket(ctx: DeployContext, deps: { keyArn: string }):
     keyArn: deps.keyArn,
     bucketKey: false,
     versioning: true,
-    lifecycleRules: [],
     extraStatements: trailBucketStatements(ctx),
   });
 }

@@ -77,7 +77,9 @@ async function managementEvents(ctx: DeployContext): Promise<{ on: boolean; note
     const selectors = await step("reading the event selectors of", "CloudTrail trail", trail.Name ?? "?", "cloudtrail:GetEventSelectors", () =>
       orAbsent("cloudtrail", () => ctx.clients.cloudtrail.send(new GetEventSelectorsCommand({ TrailName: trail.TrailARN }))),
     );
-    const logsManagement = (selectors?.EventSelectors ?? [{ IncludeManagementEvents: true }]).some((s) => s.IncludeManagementEvents !== false) || (selectors?.AdvancedEventSelectors?.length ?? 0) > 0;
+    // A trail without selectors records all management events (AWS's default; moto reports an empty list).
+    const basic = selectors?.EventSelectors?.length ? selectors.EventSelectors : [{ IncludeManagementEvents: true }];
+    const logsManagement = (selectors?.AdvancedEventSelectors?.length ?? 0) > 0 || basic.some((s) => s.IncludeManagementEvents !== false);
     if (logsManagement) return { on: false, note: `management events left to the account's trail ${trail.Name} (a second copy is billed)` };
   }
   return { on: true };

@@ -13,6 +13,13 @@
 export const UPLOADS_PREFIX = "uploads/";
 export const ORIGINALS_PREFIX = "originals/";
 export const RESIZED_PREFIX = "resized/";
+/**
+ * Where Lambda writes the records of S3 trigger events that failed every
+ * attempt (an on-failure destination): its fixed prefix, then the function's
+ * name, the date and a UUID. Never read by the function.
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+ */
+export const FAILED_EVENTS_PREFIX = "aws/lambda/async/";
 
 /**
  * The S3 trigger's prefixes (config resizeOnUpload): a new upload is checked

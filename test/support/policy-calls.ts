@@ -72,6 +72,8 @@ export function authorizations(call: Call, p: StackPolicies, inv: Inventory): Au
     case "kms":
       return kmsAuthorizations(command, input, p, inv);
     case "lambda": {
+      // Account-level: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html (no resource type).
+      if (command === "GetAccountSettings") return [{ action: "lambda:GetAccountSettings", resource: "*", context: {} }];
       const name = str(input.FunctionName) || str(input.Resource);
       const fn = name.startsWith("arn:") ? name : arn(ctx, "lambda", `function:${name}`);
       const action = `lambda:${command.replace(/V2$/, "")}`;
@@ -99,6 +101,7 @@ export function authorizations(call: Call, p: StackPolicies, inv: Inventory): Au
     }
     case "cloudtrail": {
       if (command === "DescribeTrails") return [{ action: "cloudtrail:DescribeTrails", resource: "*", context: {} }];
+      // Another trail's selectors (is it already recording management events?): named by its ARN.
       const name = str(input.Name) || str(input.TrailName) || str(input.ResourceId) || str((input.ResourceIdList as string[] | undefined)?.[0]);
       const trail = name.startsWith("arn:") ? name : arn(ctx, "cloudtrail", `trail/${name}`);
       const tags = input.TagsList ? pairs(input.TagsList) : undefined;
