@@ -228,6 +228,120 @@ describe("lambda role", () => {
     // What each statement allows and denies is proved by the policy-engine tests (test/policy-*.test.ts).
     assert.ok(resources.every((r) => r.includes(names.imagesBucket) || r.includes(names.functionLogGroup)), `only the images bucket and the function's log group: ${resources}`);
   });
+
+  test("a changed inline policy is rewritten and an extra one removed", async () => {
+    const { keyArn } = await deployFoundation();
+    await ensureLambdaRolePolicy(context(), { keyArn });
+    const policyName = lambdaRolePolicyName(context());
+    const broad = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }] });
+    await aws.iam.send(new PutRolePolicyCommand({ RoleName: names.roleName, PolicyName: policyName, PolicyDocument: broad }));
+    await aws.iam.send(new PutRolePolicyCommand({ RoleName: names.roleName, PolicyName: "added-by-hand", PolicyDocument: broad }));
+
+    const { report, mutations } = await run(() => ensureLambdaRolePolicy(context(), { keyArn }));
+    assert.equal(report.action, "updated");
+    assert.equal(report.detail, "inline policy, extra inline policy added-by-hand removed");
+    assert.deepEqual(mutations, ["PutRolePolicy", "DeleteRolePolicy"]);
+    const left = await aws.iam.send(new ListRolePoliciesCommand({ RoleName: names.roleName }));
+    assert.deepEqual(left.PolicyNames, [policyName]);
+  });
+
+  test("remove deletes its policies and the role, then finds it absent", async () => {
+    const { keyArn } = await deployFoundation();
+    await ensureLambdaRolePolicy(context(), { keyArn });
+    assert.equal((await removeLambdaRole(context())).action, "deleted");
+    await assert.rejects(aws.iam.send(new GetRoleCommand({ RoleName: names.roleName })), { name: "NoSuchEntityException" });
+    assert.equal((await removeLambdaRole(context())).action, "absent");
+  });
+});
+
+describe("KMS key", () => {
+  test("is created with alias, rotation, tags and its policy, then left alone", async () => {
+    const { outputs: role } = await ensureLambdaRole(context(), BOUNDARY);
+    const { report, mutations } = await run(() => ensureKmsKey(context(), { roleArn: role.roleArn }));
+    assert.equal(report.action, "created");
+    assert.deepEqual(mutations, ["CreateKey", "CreateAlias", "EnableKeyRotation"]);
+    const { keyArn, keyId } = report.outputs;
+    assert.match(keyArn, new RegExp(`^arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}$`));
+
+    const aliases = (await aws.kms.send(new ListAliasesCommand({}))).Aliases ?? [];
+    assert.equal(aliases.find((a) => a.AliasName === names.kmsAlias)?.TargetKeyId, keyId);
+    assert.equal((await aws.kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId }))).KeyRotationEnabled, true);
+    const tags = (await aws.kms.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags ?? [];
+    assert.deepEqual(Object.fromEntries(tags.map((t) => [t.TagKey, t.TagValue])), { ...TAGS, "imgapi:key": "images" });
+
+    const { Policy: policy } = await aws.kms.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: "default" }));
+    // What the policy allows and denies is proved by the policy-engine tests; here, that it is the images key's.
+    assert.ok(JSON.parse(policy!).Statement.some((st: PolicyStatement) => JSON.stringify(st.Principal).includes(role.roleArn)), "the policy names the function's role");
+    const again = await run(() => ensureKmsKey(context(), { roleArn: role.roleArn }));
+    assert.equal(again.report.action, "unchanged");
+    assert.deepEqual(again.mutations, []);
+    assert.deepEqual(again.report.outputs, report.outputs);
+  });
+
+  test("disabled rotation and a changed policy are fixed, nothing else", async () => {
+    const { roleArn, keyId } = await deployFoundation();
+    await aws.kms.send(new DisableKeyRotationCommand({ KeyId: keyId }));
+    const rotation = await run(() => ensureKmsKey(context(), { roleArn }));
+    assert.equal(rotation.report.action, "updated");
+    assert.equal(rotation.report.detail, "rotation");
+    assert.deepEqual(rotation.mutations, ["EnableKeyRotation"]);
+
+    // The same policy for another role: a principal drifted.
+    const other = await run(() => ensureKmsKey(context(), { roleArn: `arn:aws:iam::${ACCOUNT}:role/someone-else` }));
+    assert.equal(other.report.detail, "policy");
+    assert.deepEqual(other.mutations, ["PutKeyPolicy"]);
+    assert.equal((await run(() => ensureKmsKey(context(), { roleArn }))).report.detail, "policy");
+    assert.equal((await run(() => ensureKmsKey(context(), { roleArn }))).report.action, "unchanged");
+  });
+
+  test("a key left without its alias by an interrupted run is found by its tags and reused", async () => {
+    const { outputs: role } = await ensureLambdaRole(context(), BOUNDARY);
+    const tags = Object.entries(TAGS).map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
+    // A key of an earlier teardown, pending deletion: never to be picked up again.
+    const old = await aws.kms.send(new CreateKeyCommand({ Tags: tags }));
+    await aws.kms.send(new ScheduleKeyDeletionCommand({ KeyId: old.KeyMetadata!.KeyId, PendingWindowInDays: 7 }));
+    const orphan = await aws.kms.send(new CreateKeyCommand({ Tags: tags }));
+
+    const { report, mutations } = await run(() => ensureKmsKey(context(), { roleArn: role.roleArn }));
+    assert.equal(report.action, "updated");
+    assert.equal(report.outputs.keyId, orphan.KeyMetadata!.KeyId);
+    // The key of an older run carries no purpose tag yet: it counts as the images key, and gets the tag.
+    assert.equal(report.detail, "alias, policy, rotation, tags");
+    assert.ok(!mutations.includes("CreateKey"));
+    assert.deepEqual(await liveTaggedKeys(), [orphan.KeyMetadata!.KeyId]);
+    const aliases = (await aws.kms.send(new ListAliasesCommand({}))).Aliases ?? [];
+    assert.equal(aliases.find((a) => a.AliasName === names.kmsAlias)?.TargetKeyId, orphan.KeyMetadata!.KeyId);
+  });
+
+  test("remove keeps the key without --delete-data or while data remains, else schedules its deletion in 7 days", async () => {
+    const { keyId } = await deployFoundation();
+    const kept = await removeKmsKey(context(), { dataRemains: true });
+    assert.equal(kept.action, "kept");
+    assert.match(kept.detail ?? "", /still hold images or audit logs.*unreadable.*--delete-data/);
+    assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, "Enabled");
+
+    sent.length = 0;
+    const removed = await removeKmsKey(context(), { dataRemains: false });
+    assert.equal(removed.action, "deleted");
+    assert.match(removed.detail ?? "", /scheduled for deletion in 7 days/);
+    assert.deepEqual(mutating(), ["DeleteAlias", "ScheduleKeyDeletion"]);
+    const meta = (await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
+    assert.equal(meta?.KeyState, "PendingDeletion");
+    const days = (meta!.DeletionDate!.getTime() - Date.now()) / 86_400_000;
+    assert.ok(days > 6.9 && days <= 7, `deletion in ${days} days`);
+    assert.ok(!((await aws.kms.send(new ListAliasesCommand({}))).Aliases ?? []).some((a) => a.AliasName === names.kmsAlias));
+    assert.equal((await removeKmsKey(context(), { dataRemains: false })).action, "absent");
+  });
+
+  test("remove interrupted after deleting the alias finishes on the next run", async () => {
+    const { keyId } = await deployFoundation();
+    sent.length = 0;
+    failAtMutation = 2; // DeleteAlias goes through, ScheduleKeyDeletion does not
+    await assert.rejects(removeKmsKey(context(), { dataRemains: false }), /interrupted before ScheduleKeyDeletion/);
+    failAtMutation = undefined;
+    assert.equal((await removeKmsKey(context(), { dataRemains: false })).action, "deleted");
+    assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, "PendingDeletion");
+  });
 });
 
 describe("buckets", () => {
