@@ -64,6 +64,14 @@ describe("the demo page's server", () => {
     assert.deepEqual([root.status, await root.json()], [403, { message: "Missing Authentication Token" }]);
   });
 
+  test("only the page's own files are served: names found on Object.prototype are 404, and no answer shows a path", async () => {
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
+      const res = await fetch(`${api.server.url}/demo/${name}`);
+      const text = await res.text();
+      assert.deepEqual([res.status, text], [404, `No such file in the demo page: /demo/${name}\n`], name);
+    }
+  });
+
   test("the page and its key go to loopback Host names only (no DNS rebinding)", async () => {
     assert.equal(await rawStatus(api.server.url, "/demo/", "evil.example"), 403);
     assert.equal(await rawStatus(api.server.url, "/demo/", "localhost:3000"), 200);
