@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -68,6 +69,21 @@ describe("API Gateway's own answers", () => {
       const res = await call(server, path, { method });
       assert.equal(res.status, 403, `${method} ${path}`);
       assert.deepEqual(await res.json(), { message: "Missing Authentication Token" });
+    }
+  });
+
+  test("headers named like Object.prototype's members are headers like any other, not a 500", async () => {
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${server.url}/images/${randomUUID()}`, { headers: { "x-api-key": server.apiKey, [name]: "x" } }, (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => (body += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      assert.deepEqual([answer.status, (JSON.parse(answer.body) as { error: { code: string } }).error.code], [404, "IMAGE_NOT_FOUND"], name);
     }
   });
 
