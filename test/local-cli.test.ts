@@ -58,6 +58,40 @@ describe("the CLI (npm start)", () => {
     }
   });
 
+  test("the storage whose port the banner prints refuses anonymous requests and outlives s3rver's crash request", async () => {
+    const child = run(["--port", "0", "--data-dir", dataDir]);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    let stdout = "";
+    try {
+      const [api, storage] = await new Promise<[string, string]>((resolve, reject) => {
+        child.stdout.on("data", (c: Buffer) => {
+          stdout += c.toString();
+          const url = /^imgapi local {2}(\S+)/m.exec(stdout)?.[1];
+          const endpoint = /\(local S3 on (http:\/\/127\.0\.0\.1:\d+),/.exec(stdout)?.[1];
+          if (url !== undefined && endpoint !== undefined) resolve([url, endpoint]);
+        });
+        child.once("exit", (code) => reject(new Error(`exited with ${code} before printing the storage:\n${stdout}`)));
+      });
+      const listing = await fetch(`${storage}/imgapi-local?list-type=2`);
+      assert.deepEqual([listing.status, /<Code>(\w+)<\/Code>/.exec(await listing.text())?.[1]], [403, "AccessDenied"]);
+      // GHSA-wm7h-9275-46v2: dicer, under s3rver, threw on a header line starting with a space and took the process down.
+      const boundary = "----WebKitFormBoundaryoo6vortfDzBsDiro";
+      const crash = await fetch(`${storage}/imgapi-local`, {
+        method: "POST",
+        headers: { "Content-Type": `multipart/form-data; boundary=${boundary}` },
+        body: `--${boundary}\r\n Content-Disposition: form-data; name="x"\r\n\r\n\r\n--${boundary}--`,
+      });
+      assert.equal(crash.status, 403);
+      const afterwards = await fetch(`${api}/images/${randomUUID()}`, { headers: { "x-api-key": "wrong" } });
+      assert.equal(afterwards.status, 403, "the API still answers");
+      assert.equal(child.exitCode, null, "the process is still running");
+      child.kill("SIGINT");
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   test("--help lists every flag and exits 0", async () => {
     const { code, stdout } = await finished(["--help"]);
     assert.equal(code, 0);

@@ -1,6 +1,6 @@
 // `npm start`'s server, over real HTTP: the handler behind the API Gateway
-// stand-in, with s3rver as its bucket. Each suite starts its own server on a
-// free port with a temporary data folder, and closes it.
+// stand-in, with the local S3 as its bucket. Each suite starts its own server
+// on a free port with a temporary data folder, and closes it.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -202,7 +202,7 @@ describe("a variant too large to answer inline", () => {
   });
   after(() => stop(started));
 
-  test("redirects (302) to a presigned URL of the embedded S3, which serves it", async () => {
+  test("redirects (302) to a presigned URL of the local S3, which serves it", async () => {
     const { server } = started;
     const id = await upload(server, await photo());
     const res = await call(server, `/images/${id}/medium`, { redirect: "manual" });
