@@ -173,6 +173,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
 
   const s3 = await startLocalS3({
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    // The bucket gets the CORS rule deploy gives the images bucket, for the same origins.
+    corsOrigins: settings.cors.origins,
     maxUploadBytes: settings.uploads.maxBytes,
     log,
   });

@@ -1,5 +1,6 @@
 // Local mode's S3: a small S3-compatible server of our own (local/s3/), its
-// data under the git-ignored .local/s3, the bucket created on start. It answers only requests signed
+// data under the git-ignored .local/s3, the bucket created on start with the
+// CORS rule deploy gives the images bucket. It answers only requests signed
 // with a key pair made for this run, which only the handler's client (and a
 // presigned URL it makes) holds: the storage is no way around the API key or
 // the upload checks. The handler reaches it through createS3Client, the same
@@ -7,6 +8,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { imagesBucketCorsRules } from "../config/bucket-cors.ts";
 import { createS3Client, S3_ENDPOINT_ENV } from "../function/storage/s3-client.ts";
 import { ObjectStore } from "./s3/objects.ts";
 import { importS3rverBucket } from "./s3/s3rver-import.ts";
@@ -54,6 +56,8 @@ export interface LocalS3Options {
   dataDir?: string;
   bucket?: string;
   credentials?: LocalCredentials;
+  /** The bucket's allowed CORS origins (cors.origins); default none: every preflight is refused. */
+  corsOrigins?: readonly string[];
   /** The largest body a presigned PUT may carry (uploads.maxBytes); default the 1 GiB object cap. */
   maxUploadBytes?: number;
   idleTimeoutMs?: number;
@@ -72,8 +76,7 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
   const server = await startS3Server({
     store,
     credentials,
-    // No CORS configuration yet: S3 then refuses every preflight.
-    cors: new Map(),
+    cors: new Map([[bucket, options.corsOrigins === undefined ? [] : imagesBucketCorsRules(options.corsOrigins)]]),
     maxPresignedPutBytes: options.maxUploadBytes ?? MAX_OBJECT_BYTES,
     maxObjectBytes: MAX_OBJECT_BYTES,
     idleTimeoutMs: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
