@@ -47,16 +47,17 @@ export function splitTarget(url: string): { path: string; query: string } {
 
 /** Headers as API Gateway passes them: single-value holds the last one, both keep the case sent. */
 export function headersOf(rawHeaders: readonly string[]): { headers: Record<string, string>; multi: Record<string, string[]> } {
-  const multi: Record<string, string[]> = {};
+  // A Map: a header named "constructor" or "__proto__" is a name like any other.
+  const multi = new Map<string, string[]>();
   const names = new Map<string, string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const key = names.get(name.toLowerCase()) ?? name;
     names.set(name.toLowerCase(), key);
-    (multi[key] ??= []).push(rawHeaders[i + 1]!);
+    multi.set(key, [...(multi.get(key) ?? []), rawHeaders[i + 1]!]);
   }
-  const headers = Object.fromEntries(Object.entries(multi).map(([name, values]) => [name, values.at(-1)!]));
-  return { headers, multi };
+  const headers = Object.fromEntries([...multi].map(([name, values]) => [name, values.at(-1)!]));
+  return { headers, multi: Object.fromEntries(multi) };
 }
 
 export function lastHeader(headers: Record<string, string>, name: string): string | undefined {

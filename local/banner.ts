@@ -86,7 +86,7 @@ export function banner(facts: BannerFacts, colour: boolean): string {
           `  secret    ${bold(facts.auth.credentials.secretAccessKey)}`,
         ]),
     `  demo      ${green(facts.demoUrl)} ${dim("(open it in a browser: pick an image, see every size)")}`,
-    `  bucket    ${facts.bucket} ${dim(`(s3rver on ${facts.s3Endpoint}, data in ${facts.dataDir})`)}`,
+    `  bucket    ${facts.bucket} ${dim(`(local S3 on ${facts.s3Endpoint}, signed requests of this server only; data in ${facts.dataDir})`)}`,
     `  settings  ${facts.settingsSource} ${dim(`(sizes: ${describeSizes(facts.settings)})`)}`,
     "",
     "Try it:",

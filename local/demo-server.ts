@@ -19,12 +19,14 @@ export interface DemoConfig {
   notice?: string;
 }
 
-const FILES: Record<string, { file: string; type: string }> = {
-  "": { file: "index.html", type: "text/html; charset=utf-8" },
-  "index.html": { file: "index.html", type: "text/html; charset=utf-8" },
-  "demo.js": { file: "demo.js", type: "text/javascript; charset=utf-8" },
-  "demo.css": { file: "demo.css", type: "text/css; charset=utf-8" },
-};
+// A Map, not an object: a name such as "constructor" or "__proto__" must not
+// find something on Object.prototype.
+const FILES = new Map<string, { file: string; type: string }>([
+  ["", { file: "index.html", type: "text/html; charset=utf-8" }],
+  ["index.html", { file: "index.html", type: "text/html; charset=utf-8" }],
+  ["demo.js", { file: "demo.js", type: "text/javascript; charset=utf-8" }],
+  ["demo.css", { file: "demo.css", type: "text/css; charset=utf-8" }],
+]);
 
 const HEADERS = {
   // The page holds an API key: never cached, never framed, no Referer sent.
@@ -68,7 +70,7 @@ export function serveDemo(req: IncomingMessage, res: ServerResponse, config: Dem
     answer(res, 301, { ...text, Location: DEMO_PATH }, `Moved to ${DEMO_PATH}\n`, head);
     return true;
   }
-  const entry = FILES[path.slice(DEMO_PATH.length)];
+  const entry = FILES.get(path.slice(DEMO_PATH.length));
   if (entry === undefined) {
     answer(res, 404, text, `No such file in the demo page: ${path}\n`, head);
     return true;
@@ -88,7 +90,8 @@ export function serveDemo(req: IncomingMessage, res: ServerResponse, config: Dem
       }
       answer(res, 200, { ...HEADERS, "Content-Type": entry.type }, body, head);
     },
-    (e: unknown) => answer(res, 500, text, `Reading the demo page's ${entry.file}: ${(e as Error).message}\n`, head),
+    // The error's message would name the file's absolute path: the answer does not.
+    () => answer(res, 500, text, `The demo page's ${entry.file} could not be read.\n`, head),
   );
   return true;
 }

@@ -1,7 +1,7 @@
 // `npm start`: the API on this machine, no AWS account needed. Parses the
 // flags, loads the settings, starts the local server and prints how to call
 // it; Ctrl-C stops it. Exit codes: 0 done, 1 could not start, 2 bad usage.
-// The settings and the server (zod, sharp, the AWS SDK, s3rver) are imported
+// The settings and the server (zod, sharp, the AWS SDK) are imported
 // only once the flags are read: loading them takes about a second, which a
 // terminal is told about, and --help or a usage error need none of it.
 import { existsSync } from "node:fs";
@@ -15,15 +15,15 @@ import { DEMO_PATH } from "./demo-server.ts";
 const usage = (defaultPort: number) => `Usage: npm start -- [options]
 
 Runs the image API on http://127.0.0.1: the Lambda handler behind a stand-in
-for API Gateway (routes, API key, binary media types), with an embedded S3
-(s3rver) keeping images between runs. A demo page to try it in a browser is
+for API Gateway (routes, API key, binary media types), with a local S3 keeping
+images between runs (it answers only the handler and the URLs it presigns). A demo page to try it in a browser is
 served on the same port under ${DEMO_PATH} (with no key needed to open it).
 
 Options:
   --port <n>         port to listen on (default $PORT, else ${defaultPort}; 0 picks a free one)
   --config <path>    config file for sizes, formats and limits
                      (default ./config.json when present, else built-in defaults)
-  --data-dir <path>  where the embedded S3 keeps its objects (default .local/s3)
+  --data-dir <path>  where the local S3 keeps its objects (default .local/s3)
   --auth <mode>      apiKey (default): private routes need the x-api-key header;
                      iam: they need a SigV4 signature (execute-api, us-east-1)
                      by the key pair printed (the public route needs neither)
@@ -149,7 +149,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   const log = cli.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => console.log(line);
   let server;
   try {
-    server = await step("Starting the API and its embedded S3 (loading sharp, the AWS SDK and s3rver)", async () => {
+    server = await step("Starting the API and its local S3 (loading sharp and the AWS SDK)", async () => {
       const { startLocalServer } = await import("./server.ts");
       return startLocalServer({
         apiKey: apiKeyFrom(process.env),

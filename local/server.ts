@@ -1,6 +1,7 @@
 // The local server: the Lambda handler behind a plain HTTP server that plays
 // API Gateway's part (routes, API key or SigV4, payload limit, proxy events,
-// binary rule), with s3rver as its bucket. Tests start it in-process on a free port.
+// binary rule), with the local S3 (storage.ts) as its bucket. Tests start it
+// in-process on a free port.
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -40,7 +41,7 @@ export interface LocalServerOptions {
   /** 0 picks a free port. */
   port?: number;
   apiKey?: string;
-  /** s3rver's data folder; default .local/s3 in the repository. */
+  /** The local S3's data folder; default .local/s3 in the repository. */
   dataDir?: string;
   settings?: RuntimeSettings;
   /** Where the handler's request log lines go; default stdout. */
@@ -64,8 +65,8 @@ export interface LocalServer {
   /** The key pair to sign with in "iam" mode. */
   credentials?: LocalCredentials;
   bucket: string;
-  /** The embedded S3's endpoint, and a client for it configured as the handler's. */
-  s3: Pick<LocalS3, "endpoint" | "dataDir" | "client">;
+  /** The local S3's endpoint, the key pair it requires, and a client for it configured as the handler's. */
+  s3: Pick<LocalS3, "endpoint" | "dataDir" | "client" | "credentials">;
   close(): Promise<void>;
 }
 
@@ -170,15 +171,17 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // As at the Lambda's cold start: only the allowed formats' decoders may run.
   configureLibvips(settings.input.formats);
 
-  const s3 = await startLocalS3(options.dataDir === undefined ? {} : { dataDir: options.dataDir });
-  const handler = createApp({
-    store: new ImageStore(s3.client, s3.bucket),
-    settings,
+  const s3 = await startLocalS3({
+    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    // The bucket gets the CORS rule deploy gives the images bucket, for the same origins.
+    corsOrigins: settings.cors.origins,
+    maxUploadBytes: settings.uploads.maxBytes,
     log,
-    signingSecret: () => Promise.resolve(signingSecret),
-    ...(options.maxInlineBytes === undefined ? {} : { maxInlineBytes: options.maxInlineBytes }),
   });
-  const server = createServer(createListener(handler, settings, apiKey, log, credentials));
+  // The handler is made once the port is known: links and Location headers
+  // are built from the server's own address, never from a request's Host.
+  let handler: Handler | undefined;
+  const server = createServer(createListener((event, context) => handler!(event, context), settings, apiKey, log, credentials));
   let port: number;
   try {
     port = await listen(server, options.port ?? DEFAULT_PORT);
@@ -186,6 +189,14 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     await s3.close();
     throw e;
   }
+  handler = createApp({
+    store: new ImageStore(s3.client, s3.bucket),
+    settings,
+    log,
+    baseUrl: `http://${HOST}:${port}`,
+    signingSecret: () => Promise.resolve(signingSecret),
+    ...(options.maxInlineBytes === undefined ? {} : { maxInlineBytes: options.maxInlineBytes }),
+  });
 
   let closing: Promise<void> | undefined;
   function close(): Promise<void> {
@@ -198,5 +209,5 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     })();
     return closing;
   }
-  return { url: `http://${HOST}:${port}`, demoUrl: `http://${HOST}:${port}${DEMO_PATH}`, apiKey, auth, ...(credentials === undefined ? {} : { credentials }), bucket: s3.bucket, s3: { endpoint: s3.endpoint, dataDir: s3.dataDir, client: s3.client }, close };
+  return { url: `http://${HOST}:${port}`, demoUrl: `http://${HOST}:${port}${DEMO_PATH}`, apiKey, auth, ...(credentials === undefined ? {} : { credentials }), bucket: s3.bucket, s3: { endpoint: s3.endpoint, dataDir: s3.dataDir, client: s3.client, credentials: s3.credentials }, close };
 }

@@ -1,10 +1,26 @@
 // "iam" mode locally: what API Gateway does for an AWS_IAM method, checking a
 // SigV4 signature (service execute-api) against one key pair the local server
-// generates and prints (or takes from the environment). The signature is
-// computed again with @smithy/signature-v4, the signer the AWS SDKs use, over
-// exactly the headers the caller signed, and answered in API Gateway's words.
+// generates and prints (or takes from the environment), over exactly the
+// headers the caller signed, and answered in API Gateway's words. The
+// signature arithmetic is sigv4-canonical.ts, shared with the local S3.
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
-import { createHash, createHmac, randomBytes, timingSafeEqual, type Hash, type Hmac } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import {
+  ALGORITHM,
+  amzDate,
+  authorizationFields,
+  canonicalQuery,
+  canonicalRequest,
+  canonicalUri,
+  parseAmzDate,
+  queryPairs,
+  sameSignature,
+  sha256Hex,
+  signature,
+  stringToSign,
+} from "./sigv4-canonical.ts";
+
+export { headersByName } from "./sigv4-canonical.ts";
 
 export const LOCAL_REGION = "us-east-1";
 export const SIGNING_SERVICE = "execute-api";
@@ -34,30 +50,6 @@ export function credentialsFrom(env: NodeJS.ProcessEnv): LocalCredentials {
   return generateCredentials();
 }
 
-type Source = string | ArrayBuffer | ArrayBufferView;
-const bytes = (data: Source) =>
-  typeof data === "string" ? Buffer.from(data, "utf8") : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
-
-/** node:crypto's SHA-256 and HMAC behind the hash interface @smithy/signature-v4 takes. */
-export class Sha256 {
-  private hash: Hash | Hmac;
-  constructor(private readonly secret?: Source) {
-    this.hash = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash("sha256") : createHmac("sha256", bytes(this.secret));
-  }
-  update(data: Uint8Array): void {
-    this.hash.update(data);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-  reset(): void {
-    this.hash = this.fresh();
-  }
-}
-
 export interface SignedRequest {
   method: string;
   /** The request target as received: the path, still percent-encoded, and the query. */
@@ -73,50 +65,15 @@ const deny = (errorType: string, message: string): Verdict => ({ ok: false, erro
 export const MISMATCH =
   "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
-/** The query as SigV4 reads it: "+" is a plus sign, not a space (unlike URLSearchParams). */
-function parseQuery(query: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const part of query.split("&")) {
-    if (part === "") continue;
-    const at = part.indexOf("=");
-    const decode = (s: string) => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        return s;
-      }
-    };
-    const name = decode(at === -1 ? part : part.slice(0, at));
-    const value = decode(at === -1 ? "" : part.slice(at + 1));
-    const prev = out[name];
-    out[name] = prev === undefined ? value : [...[prev].flat(), value];
-  }
-  return out;
-}
-
-function parseAmzDate(text: string | undefined): Date | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text ?? "");
-  if (m === null) return undefined;
-  const date = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
-
-const amzDate = (d: Date) => d.toISOString().replace(/[-:]|\.\d{3}/g, "");
-
 /** Checks a request's Authorization header as API Gateway does for an AWS_IAM method. */
 export async function verifySigV4(request: SignedRequest, credentials: LocalCredentials, now: Date = new Date()): Promise<Verdict> {
   const one = (name: string) => request.headers[name]?.at(-1);
   const authorization = one("authorization");
   if (authorization === undefined) return deny("MissingAuthenticationTokenException", "Missing Authentication Token");
 
-  const fields = Object.fromEntries(
-    authorization
-      .replace(/^AWS4-HMAC-SHA256\s+/, "")
-      .split(",")
-      .map((p) => p.trim().split("=", 2) as [string, string?]),
-  );
+  const fields = authorizationFields(authorization);
   const missing = [
-    ...["Credential", "Signature", "SignedHeaders"].filter((f) => !authorization.startsWith("AWS4-HMAC-SHA256 ") || !fields[f]).map((f) => `Authorization header requires '${f}' parameter.`),
+    ...["Credential", "Signature", "SignedHeaders"].filter((f) => !authorization.startsWith(`${ALGORITHM} `) || !fields[f]).map((f) => `Authorization header requires '${f}' parameter.`),
     ...(one("x-amz-date") === undefined ? ["Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."] : []),
   ];
   if (missing.length > 0) return deny("IncompleteSignatureException", `${missing.join(" ")} Authorization=${authorization.split(" ")[0]}`);
@@ -140,35 +97,20 @@ export async function verifySigV4(request: SignedRequest, credentials: LocalCred
   if (!signedHeaders.includes("host")) return deny("InvalidSignatureException", "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
 
   // A declared payload hash must be the body's: the signature covers the declaration only.
+  const bodyHash = sha256Hex(request.body);
   const declaredHash = one("x-amz-content-sha256");
-  if (declaredHash !== undefined && declaredHash !== createHash("sha256").update(request.body).digest("hex")) return deny("InvalidSignatureException", MISMATCH);
+  if (declaredHash !== undefined && declaredHash !== bodyHash) return deny("InvalidSignatureException", MISMATCH);
 
   const at = request.url.indexOf("?");
-  const headers = Object.fromEntries(signedHeaders.filter((h) => request.headers[h] !== undefined).map((h) => [h, request.headers[h]!.join(",")]));
-  // Loaded on first use: `npm start` imports this module before the heavy ones.
-  const { SignatureV4 } = await import("@smithy/signature-v4");
-  const signer = new SignatureV4({ service: SIGNING_SERVICE, region: LOCAL_REGION, credentials, sha256: Sha256, applyChecksum: false });
-  const signed = await signer.sign(
-    {
-      method: request.method,
-      protocol: "http:",
-      hostname: (one("host") ?? "").replace(/:\d+$/, ""),
-      path: at === -1 ? request.url : request.url.slice(0, at),
-      query: at === -1 ? {} : parseQuery(request.url.slice(at + 1)),
-      headers,
-      body: request.body,
-    },
-    { signingDate: date, signableHeaders: new Set(signedHeaders) },
-  );
-  const expected = /Signature=([0-9a-f]{64})$/.exec(String(signed.headers.authorization))?.[1] ?? "";
-  const given = String(fields.Signature);
-  const matches = given.length === expected.length && timingSafeEqual(Buffer.from(given, "latin1"), Buffer.from(expected, "latin1"));
-  return matches ? { ok: true, accessKeyId } : deny("InvalidSignatureException", MISMATCH);
-}
-
-/** Node's rawHeaders (name, value, name, value...) by lower-case name, every value kept. */
-export function headersByName(rawHeaders: readonly string[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) (out[rawHeaders[i]!.toLowerCase()] ??= []).push(rawHeaders[i + 1]!);
-  return out;
+  const canonical = canonicalRequest({
+    method: request.method,
+    uri: canonicalUri(at === -1 ? request.url : request.url.slice(0, at), SIGNING_SERVICE)!,
+    query: canonicalQuery(at === -1 ? [] : queryPairs(request.url.slice(at + 1))),
+    headers: request.headers,
+    signedHeaders: signedHeaders.filter((h) => request.headers[h] !== undefined),
+    payloadHash: bodyHash,
+  });
+  const scope = { date: scopeDate, region, service };
+  const expected = signature(credentials.secretAccessKey, scope, stringToSign(one("x-amz-date")!, scope, canonical));
+  return sameSignature(fields.Signature!, expected) ? { ok: true, accessKeyId } : deny("InvalidSignatureException", MISMATCH);
 }

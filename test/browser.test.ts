@@ -1,33 +1,21 @@
 // The demo page in a real browser: headless Chromium (Debian's package, driven
-// by playwright-core) loads the page from one origin, and the page talks to
-// the local API on another through CORS, as a page would to a deployed API.
-// Screenshots go to test/artifacts/browser/ (git-ignored).
+// by playwright-core, support/chromium.ts) loads the page from one origin, and
+// the page talks to the local API on another through CORS, as a page would to
+// a deployed API. Screenshots go to test/artifacts/browser/ (git-ignored).
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { request } from "node:http";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { chromium, type Browser, type Page, type Request } from "playwright-core";
+import type { Browser, Page, Request } from "playwright-core";
 import { settingsFromEnv, SETTINGS_ENV, DEFAULT_SIZES } from "../config/runtime-env.ts";
 import type { RuntimeSettings } from "../config/schema.ts";
 import { startDemoServer, type DemoServer } from "../local/demo-server.ts";
 import { startLocalServer, type LocalServer } from "../local/server.ts";
+import { CHROMIUM, chromiumSkip, hasChromium, launchChromium } from "./support/chromium.ts";
 import { FIXTURES_DIR } from "./support/fixtures.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-// As the machine notes say: without the background-networking flags Chromium
-// keeps trying to reach Google's hosts, which this closed network refuses.
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const ARTIFACTS = new URL("./artifacts/browser/", import.meta.url).pathname;
 const WAIT_MS = 30_000;
 
@@ -39,22 +27,7 @@ const PHOTO_SIZES = { thumbnail: [150, 150], medium: [800, 653], large: [1600, 1
 const CONCERT = join(FIXTURES_DIR, "valid/sharp_concert.jpg");
 const CONCERT_SIZES = { thumbnail: [150, 150], medium: [400, 267], large: [400, 267] };
 
-const inCi = (process.env.CI ?? "") !== "" && process.env.CI !== "false";
-const hasChromium = existsSync(CHROMIUM);
-const skip = !hasChromium && !inCi ? `no Chromium at ${CHROMIUM}` : false;
-if (skip) {
-  console.warn(
-    [
-      "",
-      "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
-      `!!! SKIPPING the browser tests: ${skip}.`,
-      "!!! Install it (Debian: apt-get install chromium) or set CHROMIUM_PATH.",
-      "!!! In CI (CI=true) a missing Chromium fails these tests instead.",
-      "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
-      "",
-    ].join("\n"),
-  );
-}
+const skip = chromiumSkip();
 
 interface Shown {
   size: string;
@@ -147,7 +120,7 @@ describe("the demo page in headless Chromium", { skip: hasChromium ? false : (sk
     mkdirSync(ARTIFACTS, { recursive: true });
     api = await startApi(settings);
     demo = await startDemoServer({ port: 0, apiUrl: api.server.url, apiKey: api.server.apiKey });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -244,51 +217,5 @@ describe("the demo page in headless Chromium", { skip: hasChromium ? false : (sk
     assert.equal(state, "done", await errorShown(page));
     assertSizes(await shownSizes(page), CONCERT_SIZES);
     await page.close();
-  });
-});
-
-/** A GET sent as is: fetch would resolve "..", and it refuses to set Host. */
-function rawStatus(base: string, path: string, host?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const { hostname, port } = new URL(base);
-    const req = request({ hostname, port, path, headers: host === undefined ? {} : { Host: host } }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-describe("the demo page's server", () => {
-  let api: Api;
-  before(async () => {
-    api = await startApi(settingsFromEnv({}));
-  });
-  after(() => stopApi(api));
-
-  test("npm start's server answers /demo/ with its key filled in, never cached; / stays API Gateway's 403", async () => {
-    const res = await fetch(api.server.demoUrl);
-    const html = await res.text();
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8");
-    assert.equal(res.headers.get("cache-control"), "no-store");
-    assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'none'; script-src 'self'/);
-    assert.equal(res.headers.get("access-control-allow-origin"), null, "no other origin may read the page");
-    assert.ok(html.includes(JSON.stringify({ apiUrl: "", apiKey: api.server.apiKey })));
-    assert.ok(!/(src|href)="(https?:)?\/\//.test(html), "no external resources");
-
-    const redirect = await fetch(`${api.server.url}/demo`, { redirect: "manual" });
-    assert.deepEqual([redirect.status, redirect.headers.get("location")], [301, "/demo/"]);
-    assert.equal((await fetch(`${api.server.url}/demo/demo.js`)).headers.get("content-type"), "text/javascript; charset=utf-8");
-    assert.equal(await rawStatus(api.server.url, "/demo/../package.json"), 404, "a fixed list of files, no path walked");
-    assert.equal((await fetch(`${api.server.url}/demo/`, { method: "POST" })).status, 405);
-    const root = await fetch(`${api.server.url}/`);
-    assert.deepEqual([root.status, await root.json()], [403, { message: "Missing Authentication Token" }]);
-  });
-
-  test("the page and its key go to loopback Host names only (no DNS rebinding)", async () => {
-    assert.equal(await rawStatus(api.server.url, "/demo/", "evil.example"), 403);
-    assert.equal(await rawStatus(api.server.url, "/demo/", "localhost:3000"), 200);
   });
 });
