@@ -153,6 +153,9 @@ export const configSchema = z.strictObject({
       // "auto": record management events unless another trail of the account
       // already does (a second copy is billed; deploy/resources/trail.ts).
       managementEvents: z.union([z.literal("auto"), z.boolean()]).default("auto"),
+      // Days each audit log file can be neither deleted nor overwritten, by
+      // anyone without s3:BypassGovernanceRetention (S3 Object Lock, governance mode).
+      retentionDays: z.number().int().min(1).max(36_500).default(365),
     })
     .prefault({}),
 });

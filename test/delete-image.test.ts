@@ -15,6 +15,8 @@ import { configureLibvips } from "../function/image/libvips.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import { startLocalServer, type LocalServer } from "../local/server.ts";
 import { apiEvent, listEvent, responseJson, sizeEvent, uploadEvent } from "./support/events.ts";
+import { applyStrictRules } from "./support/aws-rules.ts";
+import { startFaultProxy } from "./support/fault-proxy.ts";
 import { s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
 
 const BUCKET = "imgapi-delete";
@@ -87,14 +89,27 @@ describe("on moto, through the handler", () => {
     assert.deepEqual(errorOf(await handler(deleteEvent("../originals"))), [400, "INVALID_ID"]);
   });
 
-  test("variants left without their original are deleted too; more than 1000 keys take several DeleteObjects", async () => {
+  test("variants left without their original are deleted too; more than 1000 keys take several DeleteObjects, as S3 requires", async () => {
     const id = "5e0c7b2a-91d4-4f63-a8b7-3c2e1d0f9a84";
     const names = Array.from({ length: 1003 }, (_, i) => `resized/${id}/size-${i}.webp`);
     for (let i = 0; i < names.length; i += 100) {
       await Promise.all(names.slice(i, i + 100).map((Key) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: "x" }))));
     }
     assert.equal((await keys(`resized/${id}/`)).length, 1003);
-    assert.equal((await handler(deleteEvent(id))).statusCode, 204);
+    // Through a proxy holding S3 to its documented limit of 1000 keys per DeleteObjects (moto has none).
+    const proxy = await startFaultProxy(moto.endpoint);
+    const harness = applyStrictRules(proxy, { only: ["s3-delete-objects-1000-keys"] });
+    const limited = new S3Client(s3ClientConfig({ endpoint: proxy.url }));
+    try {
+      const strictHandler = createApp({ store: new ImageStore(limited, BUCKET), settings, log: () => {} });
+      assert.equal((await strictHandler(deleteEvent(id))).statusCode, 204);
+      assert.equal(harness.fired()["s3-delete-objects-1000-keys"], 0, "no DeleteObjects was refused");
+      assert.ok(proxy.count({ service: "s3", method: "POST" }) >= 2, "two DeleteObjects at least");
+    } finally {
+      harness.close();
+      limited.destroy();
+      await proxy.close();
+    }
     assert.deepEqual(await keys(`resized/${id}/`), []);
   });
 });

@@ -12,7 +12,7 @@ import { PutRetentionPolicyCommand, UntagResourceCommand as UntagLogGroup } from
 import { AttachRolePolicyCommand, CreatePolicyVersionCommand, DeleteRolePermissionsBoundaryCommand, PutRolePolicyCommand, UntagRoleCommand, UpdateAssumeRolePolicyCommand } from "@aws-sdk/client-iam";
 import { DisableKeyCommand, DisableKeyRotationCommand, PutKeyPolicyCommand, ScheduleKeyDeletionCommand, UntagResourceCommand as UntagKey } from "@aws-sdk/client-kms";
 import { DeleteFunctionConcurrencyCommand, DeleteFunctionEventInvokeConfigCommand, UpdateFunctionConfigurationCommand, UntagResourceCommand as UntagFunction } from "@aws-sdk/client-lambda";
-import { DeleteBucketCorsCommand, DeleteBucketLifecycleCommand, DeletePublicAccessBlockCommand, PutBucketVersioningCommand } from "@aws-sdk/client-s3";
+import { DeleteBucketCorsCommand, DeleteBucketLifecycleCommand, DeletePublicAccessBlockCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand } from "@aws-sdk/client-s3";
 import { strToU8, zipSync } from "fflate";
 import { parseConfig } from "../config/load.ts";
 import { createClients, destroyClients, isReadOnly, type AwsClients } from "../deploy/aws-clients.ts";
@@ -124,6 +124,12 @@ const ROWS: Row[] = [
   { step: "images bucket", what: "public access block deleted", drift: (a) => a.s3.send(new DeletePublicAccessBlockCommand({ Bucket: names().imagesBucket })), restores: ["s3:PutPublicAccessBlock"] },
   { step: "images bucket", what: "lifecycle deleted", drift: (a) => a.s3.send(new DeleteBucketLifecycleCommand({ Bucket: names().imagesBucket })), restores: ["s3:PutBucketLifecycleConfiguration"] },
   { step: "images bucket", what: "CORS deleted", drift: (a) => a.s3.send(new DeleteBucketCorsCommand({ Bucket: names().imagesBucket })), restores: ["s3:PutBucketCors"] },
+  {
+    step: "trail bucket",
+    what: "object lock retention shortened to a day",
+    drift: (a) => a.s3.send(new PutObjectLockConfigurationCommand({ Bucket: names().trailBucket, ObjectLockConfiguration: { ObjectLockEnabled: "Enabled", Rule: { DefaultRetention: { Mode: "GOVERNANCE", Days: 1 } } } })),
+    restores: ["s3:PutObjectLockConfiguration"],
+  },
   { step: "trail bucket", what: "versioning suspended", drift: (a) => a.s3.send(new PutBucketVersioningCommand({ Bucket: names().trailBucket, VersioningConfiguration: { Status: "Suspended" } })), restores: ["s3:PutBucketVersioning"] },
   {
     step: "log groups",

@@ -36,6 +36,7 @@ import {
   GetBucketCorsCommand,
   GetBucketLifecycleConfigurationCommand,
   GetBucketVersioningCommand,
+  GetObjectLockConfigurationCommand,
   GetBucketOwnershipControlsCommand,
   GetBucketPolicyCommand,
   GetBucketTaggingCommand,
@@ -396,7 +397,7 @@ describe("buckets", () => {
     assert.deepEqual(again.mutations, []);
   });
 
-  test("the trail bucket is encrypted with the audit key without a Bucket Key, versioned, with CloudTrail's grants and no lifecycle rule", async () => {
+  test("the trail bucket is encrypted with the audit key without a Bucket Key, versioned and object-locked, with CloudTrail's grants and no lifecycle rule", async () => {
     const { auditKeyArn } = await deployFoundation();
     const Bucket = names.trailBucket;
     const sse = (await aws.s3.send(new GetBucketEncryptionCommand({ Bucket }))).ServerSideEncryptionConfiguration?.Rules?.[0];
@@ -404,6 +405,9 @@ describe("buckets", () => {
     // With a Bucket Key CloudTrail would need kms:Decrypt to create the trail (CloudTrail user guide, KMS key policies).
     assert.equal(sse?.BucketKeyEnabled ?? false, false);
     assert.equal((await aws.s3.send(new GetBucketVersioningCommand({ Bucket }))).Status, "Enabled");
+    // Governance-mode Object Lock: no log file can be deleted or overwritten for trail.retentionDays without a bypass the deployer is denied.
+    const lock = (await aws.s3.send(new GetObjectLockConfigurationCommand({ Bucket }))).ObjectLockConfiguration;
+    assert.deepEqual([lock?.ObjectLockEnabled, lock?.Rule?.DefaultRetention?.Mode, lock?.Rule?.DefaultRetention?.Days], ["Enabled", "GOVERNANCE", config.trail.retentionDays]);
     // The deployer may not put an expiry on audit logs: the trail bucket carries no lifecycle rule.
     await assert.rejects(aws.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket })), { name: "NoSuchLifecycleConfiguration" });
     const { Policy } = await aws.s3.send(new GetBucketPolicyCommand({ Bucket }));
@@ -545,7 +549,7 @@ describe("trail", () => {
     assert.deepEqual(drift.mutations, ["UpdateTrail", "StartLogging"]);
     assert.equal((await aws.cloudtrail.send(new GetTrailCommand({ Name: names.trail }))).Trail?.LogFileValidationEnabled, true);
 
-    const noData = context({ config: { ...config, trail: { dataEvents: false, managementEvents: "auto" } } });
+    const noData = context({ config: { ...config, trail: { ...config.trail, dataEvents: false } } });
     const off = await run(() => ensureTrail(noData, { keyArn }));
     assert.equal(off.report.detail, "EventSelectors");
     assert.deepEqual(off.mutations, ["PutEventSelectors"]);

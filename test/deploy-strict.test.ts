@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { GetTrailCommand } from "@aws-sdk/client-cloudtrail";
+import { DeleteBucketPolicyCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { strToU8, zipSync } from "fflate";
 import { parseConfig } from "../config/load.ts";
 import type { Config, ConfigInput } from "../config/schema.ts";
@@ -22,6 +23,7 @@ import { DeployError } from "../deploy/errors.ts";
 import type { FunctionZip } from "../deploy/function-zip.ts";
 import { resourceNames } from "../deploy/names.ts";
 import { deploy } from "../deploy/run.ts";
+import { teardown } from "../teardown/run.ts";
 import { applyStrictRules, formBody, jsonBody, lambdaCall, seedAccountTrails, type StrictHarness } from "./support/aws-rules.ts";
 import { matches, startFaultProxy, type FaultProxy, type MatchSpec } from "./support/fault-proxy.ts";
 import { virtualClock } from "./support/clock.ts";
@@ -246,5 +248,23 @@ describe("deploy in an account with AWS's quotas", () => {
     assert.deepEqual((await direct.cloudtrail.send(new GetTrailCommand({ Name: "org-trail" }))).Trail, before);
     const trailStep = result.resources.find((r) => r.resource === "CloudTrail trail");
     assert.match(trailStep?.detail ?? "", /org-trail/, `the trail step names the account's existing trail: ${JSON.stringify(trailStep)}`);
+  });
+});
+
+describe("teardown with every AWS rule on", () => {
+  test("--delete-data empties a bucket of more than 1000 objects in DeleteObjects batches S3 accepts", async () => {
+    await freshAccount(async () => void (await deploy({ config, clients: direct, zip: ZIP })));
+    // moto enforces the TLS-only Deny without its condition on its plain-HTTP
+    // endpoint, for every object call: the policy stays lifted for the writes
+    // here and the deletes under test (AWS would apply it over TLS).
+    const Bucket = names.imagesBucket;
+    await direct.s3.send(new DeleteBucketPolicyCommand({ Bucket }));
+    const keys = Array.from({ length: 1005 }, (_, i) => `resized/many/${String(i).padStart(4, "0")}.webp`);
+    for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((Key) => direct.s3.send(new PutObjectCommand({ Bucket, Key, Body: "x" }))));
+
+    const down = await teardown({ config, clients: strict, deleteData: true, clock: virtualClock() });
+    const images = down.resources.find((r) => r.name === Bucket);
+    assert.deepEqual([images?.action, images?.detail], ["deleted", "deleted 1005 objects"]);
+    assert.equal(harness!.fired()["s3-delete-objects-1000-keys"] ?? 0, 0, "no DeleteObjects request was refused");
   });
 });

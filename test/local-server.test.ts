@@ -133,6 +133,16 @@ describe("an uploaded image", () => {
     assert.equal(bare.body.toString("latin1"), bytes.toString("base64"));
   });
 
+  test("every answer of the handler tells browsers not to sniff its type: image bytes, JSON, errors", async () => {
+    const answers = [
+      await call(server, `/images/${id}/thumbnail`, { headers: { Accept: "image/webp,*/*" } }),
+      await call(server, `/images/${id}`),
+      await call(server, `/images/${id}/no-such-size`),
+      await call(server, "/images", { method: "POST", body: Buffer.from("not an image"), headers: { "Content-Type": "image/jpeg" } }),
+    ];
+    assert.deepEqual(answers.map((a) => [a.status, a.headers.get("x-content-type-options")]), [[200, "nosniff"], [200, "nosniff"], [400, "nosniff"], [415, "nosniff"]]);
+  });
+
   test("a CORS preflight reaches the handler: 204 allowing the API key header", async () => {
     const res = await fetch(`${server.url}/images/${id}/thumbnail`, {
       method: "OPTIONS",

@@ -100,13 +100,13 @@ async function countVersions(ctx: DeployContext, resource: string, bucket: strin
 }
 
 /** Deletes every version and delete marker, a page (at most 1000, DeleteObjects' limit) at a time. */
-async function emptyBucket(ctx: DeployContext, resource: string, bucket: string): Promise<void> {
+async function emptyBucket(ctx: DeployContext, resource: string, bucket: string, bypassGovernance = false): Promise<void> {
   for (;;) {
     // Always the first page: what was listed before is gone now.
     const { ids } = await step("listing the objects of", resource, bucket, "s3:ListBucketVersions", () => listVersions(ctx, bucket));
     if (ids.length === 0) return;
     const result = await step("deleting the objects of", resource, bucket, "s3:DeleteObjectVersion", () =>
-      ctx.clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: ids.slice(0, DELETE_OBJECTS_BATCH), Quiet: true } })),
+      ctx.clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: ids.slice(0, DELETE_OBJECTS_BATCH), Quiet: true }, ...(bypassGovernance ? { BypassGovernanceRetention: true } : {}) })),
     );
     const failed = result.Errors ?? [];
     if (failed.length) {
@@ -123,7 +123,7 @@ async function emptyBucket(ctx: DeployContext, resource: string, bucket: string)
 }
 
 /** Deletes the bucket; one that still holds objects is kept unless deleteData. */
-export async function removeHardenedBucket(ctx: DeployContext, resource: string, bucket: string, opts: { deleteData: boolean }): Promise<StepReport> {
+export async function removeHardenedBucket(ctx: DeployContext, resource: string, bucket: string, opts: { deleteData: boolean; bypassGovernance?: boolean }): Promise<StepReport> {
   const report = (action: StepReport["action"], detail?: string): StepReport => ({ resource, name: bucket, action, ...(detail ? { detail } : {}) });
   if (!(await findBucket(ctx, resource, bucket))) return report("absent");
   const count = await countVersions(ctx, resource, bucket);
@@ -131,7 +131,7 @@ export async function removeHardenedBucket(ctx: DeployContext, resource: string,
   if (count > 0 && !opts.deleteData) return report("kept", `holds ${objects}; rerun with --delete-data to delete them`);
   if (ctx.dryRun) return report("deleted", count > 0 ? `would delete ${objects}` : undefined);
   for (let attempt = 1; ; attempt++) {
-    if (count > 0 || attempt > 1) await emptyBucket(ctx, resource, bucket);
+    if (count > 0 || attempt > 1) await emptyBucket(ctx, resource, bucket, opts.bypassGovernance);
     try {
       await step("deleting", resource, bucket, "s3:DeleteBucket", () => ignoreAbsent("s3", () => ctx.clients.s3.send(new DeleteBucketCommand({ Bucket: bucket }))));
       break;

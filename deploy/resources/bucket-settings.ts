@@ -11,6 +11,7 @@ import {
   GetBucketPolicyCommand,
   GetBucketTaggingCommand,
   GetBucketVersioningCommand,
+  GetObjectLockConfigurationCommand,
   GetPublicAccessBlockCommand,
   PutBucketCorsCommand,
   PutBucketEncryptionCommand,
@@ -19,6 +20,7 @@ import {
   PutBucketPolicyCommand,
   PutBucketTaggingCommand,
   PutBucketVersioningCommand,
+  PutObjectLockConfigurationCommand,
   PutPublicAccessBlockCommand,
   type CORSRule,
   type LifecycleRule,
@@ -49,6 +51,13 @@ export interface BucketSpec {
   cors?: CORSRule[];
   /** Keep every version: what is overwritten or deleted stays recoverable. */
   versioning?: boolean;
+  /**
+   * S3 Object Lock in governance mode: each new object version can be neither
+   * deleted nor overwritten for this many days, except by an identity with
+   * s3:BypassGovernanceRetention (the deployer policy denies it). Needs versioning.
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
+   */
+  lockDays?: number;
   /** Statements the bucket policy adds to the TLS-only deny (the trail bucket's CloudTrail grants). */
   extraStatements?: PolicyStatement[];
 }
@@ -197,6 +206,20 @@ export function bucketSettings(ctx: DeployContext, spec: BucketSpec): Setting[] 
       permission: "s3:PutBucketVersioning",
       matches: async () => (await s3.send(new GetBucketVersioningCommand({ Bucket }))).Status === "Enabled",
       write: () => s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: "Enabled" } })),
+    });
+  }
+  if (spec.lockDays !== undefined) {
+    const lock = { ObjectLockEnabled: "Enabled" as const, Rule: { DefaultRetention: { Mode: "GOVERNANCE" as const, Days: spec.lockDays } } };
+    settings.push({
+      field: "object lock",
+      readPermission: "s3:GetBucketObjectLockConfiguration",
+      permission: "s3:PutBucketObjectLockConfiguration",
+      matches: async () => {
+        const got = (await orAbsent("s3", () => s3.send(new GetObjectLockConfigurationCommand({ Bucket })), "ObjectLockConfigurationNotFoundError"))?.ObjectLockConfiguration;
+        const retention = got?.Rule?.DefaultRetention;
+        return got?.ObjectLockEnabled === "Enabled" && retention?.Mode === "GOVERNANCE" && retention.Days === spec.lockDays && !retention.Years;
+      },
+      write: () => s3.send(new PutObjectLockConfigurationCommand({ Bucket, ObjectLockConfiguration: lock })),
     });
   }
   return settings;

@@ -1,8 +1,11 @@
 // The bucket CloudTrail delivers the audit logs to. Hardened like the images
 // bucket; its policy lets CloudTrail (this trail only) check the bucket and
-// write under AWSLogs/ACCOUNT/ (deploy/policies/bucket-policies.ts). Versioned,
-// so a log file overwritten or deleted stays recoverable; no S3 Bucket Key, so
-// CloudTrail needs no kms:Decrypt on the audit key.
+// write under AWSLogs/ACCOUNT/ (deploy/policies/bucket-policies.ts). Versioned
+// and under S3 Object Lock (governance mode, config trail.retentionDays): no
+// log file can be deleted or overwritten for that long by anyone who cannot
+// bypass governance retention, which the deployer policy denies, so the people
+// the trail audits cannot erase it, even by rewriting the bucket policy. No S3
+// Bucket Key, so CloudTrail needs no kms:Decrypt on the audit key.
 import type { DeployContext, StepReport } from "../context.ts";
 import { trailBucketStatements } from "../policies/bucket-policies.ts";
 import { ensureHardenedBucket, removeHardenedBucket, type BucketReport } from "./bucket-hardening.ts";
@@ -16,11 +19,13 @@ export function ensureTrailBucket(ctx: DeployContext, deps: { keyArn: string }):
     keyArn: deps.keyArn,
     bucketKey: false,
     versioning: true,
+    lockDays: ctx.config.trail.retentionDays,
     extraStatements: trailBucketStatements(ctx),
   });
 }
 
 /** Keeps a bucket holding audit logs unless deleteData. */
 export function removeTrailBucket(ctx: DeployContext, opts: { deleteData: boolean }): Promise<StepReport> {
-  return removeHardenedBucket(ctx, RESOURCE, ctx.names.trailBucket, opts);
+  // Locked versions go only with governance bypass: --delete-audit-logs is an administrator's step.
+  return removeHardenedBucket(ctx, RESOURCE, ctx.names.trailBucket, { ...opts, bypassGovernance: true });
 }
