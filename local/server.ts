@@ -180,8 +180,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   });
   // The handler is made once the port is known: links and Location headers
   // are built from the server's own address, never from a request's Host.
-  let handler: Handler | undefined;
-  const server = createServer(createListener((event, context) => handler!(event, context), settings, apiKey, log, credentials));
+  const made: { handler?: Handler } = {};
+  const server = createServer(createListener((event, context) => made.handler!(event, context), settings, apiKey, log, credentials));
   let port: number;
   try {
     port = await listen(server, options.port ?? DEFAULT_PORT);
@@ -189,7 +189,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     await s3.close();
     throw e;
   }
-  handler = createApp({
+  made.handler = createApp({
     store: new ImageStore(s3.client, s3.bucket),
     settings,
     log,
