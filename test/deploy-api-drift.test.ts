@@ -24,7 +24,7 @@ import {
 import { AddPermissionCommand, RemovePermissionCommand } from "@aws-sdk/client-lambda";
 import type { DeployContext } from "../deploy/context.ts";
 import { STATEMENT_ID } from "../deploy/resources/lambda-permission.ts";
-import { definitionHash, DEFINITION_PREFIX, methodSettingKey } from "../deploy/resources/rest-api.ts";
+import { definitionHash, DEFINITION_PREFIX, gatewayResponseParameters, methodSettingKey } from "../deploy/resources/rest-api.ts";
 import { gatewayErrorTemplate } from "../function/http/gateway-errors.ts";
 import { ROUTES } from "../function/routes.ts";
 import { ACCOUNT, REGION, tagsOf, useApiHarness, withConfig, type Prerequisites } from "./support/api-harness.ts";
@@ -95,12 +95,14 @@ const ROWS: Row[] = [
   },
   {
     drift: "gateway response: QUOTA_EXCEEDED's body changed",
-    change: (d) => h.aws.apigw.send(new PutGatewayResponseCommand({ restApiId: d.restApiId, responseType: "QUOTA_EXCEEDED", responseTemplates: { "application/json": '{"message":$context.error.messageString}' } })),
+    change: (d) =>
+      h.aws.apigw.send(new PutGatewayResponseCommand({ restApiId: d.restApiId, responseType: "QUOTA_EXCEEDED", responseParameters: gatewayResponseParameters(d.ctx.config), responseTemplates: { "application/json": '{"message":$context.error.messageString}' } })),
     repair: ["PutGatewayResponse"],
   },
   {
     drift: "gateway response: a status code set on DEFAULT_4XX (it would change every 4xx)",
-    change: (d) => h.aws.apigw.send(new PutGatewayResponseCommand({ restApiId: d.restApiId, responseType: "DEFAULT_4XX", statusCode: "418", responseTemplates: { "application/json": gatewayErrorTemplate("DEFAULT_4XX") } })),
+    change: (d) =>
+      h.aws.apigw.send(new PutGatewayResponseCommand({ restApiId: d.restApiId, responseType: "DEFAULT_4XX", statusCode: "418", responseParameters: gatewayResponseParameters(d.ctx.config), responseTemplates: { "application/json": gatewayErrorTemplate("DEFAULT_4XX") } })),
     repair: ["PutGatewayResponse"],
   },
   {
