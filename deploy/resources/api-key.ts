@@ -117,13 +117,15 @@ const inSomePlan = (ctx: DeployContext, keyId: string) =>
     return false;
   });
 
-/** Every key of the stack: bound to any of the plans, or found by tag. */
-export async function removeApiKeys(ctx: DeployContext, usagePlanIds: string[], changes: Changes): Promise<number> {
+/** Every key of the stack: bound to any of these plans, or found by tag. */
+export async function stackKeysOf(ctx: DeployContext, usagePlanIds: string[]): Promise<Key[]> {
   const boundIds: string[] = [];
   for (const planId of usagePlanIds) boundIds.push(...(await boundKeyIds(ctx, planId)));
-  const keys = await stackKeys(ctx, boundIds);
+  return stackKeys(ctx, boundIds);
+}
+
+export async function deleteApiKeys(ctx: DeployContext, keys: Key[], changes: Changes): Promise<void> {
   for (const { id } of keys) {
     await changes.apply(`API key ${id}`, "apigateway:DELETE", () => ignoreAbsent("apigateway", () => ctx.clients.apigw.send(new DeleteApiKeyCommand({ apiKey: id }))), "deleting the API key of");
   }
-  return keys.length;
 }

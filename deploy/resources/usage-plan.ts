@@ -16,7 +16,7 @@ import type { DeployContext, StepReport } from "../context.ts";
 import { DeployError, step } from "../errors.ts";
 import { STACK_TAG } from "../names.ts";
 import { Changes, createOrAdopt, ignoreAbsent, orAbsent } from "../toolkit/index.ts";
-import { boundKeyIds, ensureApiKey, removeApiKeys } from "./api-key.ts";
+import { boundKeyIds, deleteApiKeys, ensureApiKey, stackKeysOf } from "./api-key.ts";
 
 const RESOURCE = "Usage plan + API key";
 
@@ -150,10 +150,11 @@ export async function ensureUsagePlan(ctx: DeployContext, deps: { restApiId: str
 export async function removeUsagePlan(ctx: DeployContext): Promise<StepReport> {
   const changes = new Changes(ctx, RESOURCE, ctx.names.usagePlan);
   const plans = await findUsagePlans(ctx);
-  // Keys are found through their plans, so they go first.
-  const keys = await removeApiKeys(ctx, plans.map((p) => p.id), changes);
+  // Keys are found through their plans, so before the plans go.
+  const keys = await stackKeysOf(ctx, plans.map((p) => p.id));
   for (const plan of plans) await deletePlan(ctx, plan, changes, `usage plan ${plan.id}`);
-  const deleted = [...(plans.length > 0 ? ["usage plan"] : []), ...(keys > 0 ? ["API key"] : [])];
+  await deleteApiKeys(ctx, keys, changes);
+  const deleted = [...(plans.length > 0 ? ["usage plan"] : []), ...(keys.length > 0 ? ["API key"] : [])];
   if (deleted.length === 0) return { resource: RESOURCE, name: ctx.names.usagePlan, action: "absent" };
   return { resource: RESOURCE, name: ctx.names.usagePlan, action: "deleted", detail: deleted.join(", ") };
 }
