@@ -124,7 +124,7 @@ test("a stage protected by another web ACL is not taken over: a DeployError says
   assert.equal(await aclOfStage(s.stageArn), theirs.Summary!.ARN);
 });
 
-test("a lost CreateWebACL answer: the SDK's retry is refused as a duplicate and the ACL adopted; a new ACL not yet usable is waited for", async (t) => {
+test("lost CreateWebACL and UpdateWebACL answers: the SDK's retries are refused and what the first attempt made is adopted; a new ACL not yet usable is waited for", async (t) => {
   const s = await stack(300);
   const proxy = await startFaultProxy(h.moto.endpoint);
   const faulty = createClients({ region: MOTO_REGION, endpoint: proxy.url, credentials: MOTO_CREDENTIALS, maxAttempts: 3 });
@@ -139,6 +139,12 @@ test("a lost CreateWebACL answer: the SDK's retry is refused as a duplicate and 
   const report = await ensureWebAcl(ctx, { stageArn: s.stageArn });
   assert.deepEqual([proxy.faulted("lost"), proxy.faulted("not yet"), report.action], [1, 2, "created"]);
   assert.deepEqual([await aclsNamed(webAclName(s.ctx)), await aclOfStage(s.stageArn)], [1, report.webAclArn]);
+
+  // An UpdateWebACL whose answer is lost: the retry's lock token is spent (WAFOptimisticLockException), and the rules read back are the desired ones.
+  proxy.inject({ name: "lost update", match: { service: "wafv2", operation: "UpdateWebACL" }, fault: { kind: "lose", answer: jsonError(500, "WAFInternalErrorException", "AWS WAF couldn't perform the operation because of a system problem.") } });
+  const raised = await ensureWebAcl({ ...s.withLimit(600), clients: faulty }, { stageArn: s.stageArn });
+  assert.deepEqual([proxy.faulted("lost update"), raised.action], [1, "updated"]);
+  assert.equal((await acl(webAclName(s.ctx)))!.WebACL!.Rules?.[0]?.Statement?.RateBasedStatement?.Limit, 600);
 });
 
 test("every call ensure and remove make is allowed by the deployer policy", async () => {
