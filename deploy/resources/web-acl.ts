@@ -111,6 +111,27 @@ const aclOfStage = (ctx: DeployContext, ResourceArn: string) =>
     (await orAbsent("wafv2", () => ctx.clients.wafv2.send(new GetWebACLForResourceCommand({ ResourceArn }))))?.WebACL,
   );
 
+const sameRules = (actual: WebACL, desired: Pick<WebACL, "DefaultAction" | "Rules">) => JSON.stringify(owned(actual)) === JSON.stringify(owned(desired));
+
+/**
+ * UpdateWebACL takes the lock token of the version it replaces. Retried after
+ * a lost answer, it is refused (WAFOptimisticLockException: the update made a
+ * new version); the ACL is then read again, and the refusal counts only if the
+ * rules are still not the desired ones.
+ */
+async function updateRules(ctx: DeployContext, found: Found, desired: Pick<WebACL, "Name" | "DefaultAction" | "Rules" | "VisibilityConfig"> & { Scope: typeof SCOPE }): Promise<void> {
+  const { acl, lockToken } = found;
+  const send = (LockToken: string) =>
+    ctx.clients.wafv2.send(new UpdateWebACLCommand({ ...desired, Name: acl.Name, Id: acl.Id, LockToken, ...(acl.Description ? { Description: acl.Description } : {}) }));
+  try {
+    await send(lockToken);
+  } catch (e) {
+    if (errorName(e) !== "WAFOptimisticLockException") throw e;
+    const latest = await findWebAcl(ctx);
+    if (latest === undefined || !sameRules(latest.acl, desired)) throw e;
+  }
+}
+
 export type WebAclReport = StepReport & { webAclArn?: string };
 
 /** Ensures the web ACL and its association when api.rateLimitPerIp is set; removes them when it is not. */
@@ -121,33 +142,32 @@ export async function ensureWebAcl(ctx: DeployContext, deps: { stageArn: string 
   const Name = webAclName(ctx);
   const changes = new Changes(ctx, RESOURCE, Name);
   const desired = { Name, Scope: SCOPE, DefaultAction: { Allow: {} }, Rules: rateRules(limit), VisibilityConfig: visibility(Name) } as const;
-  let found = await findWebAcl(ctx);
+  const found = await findWebAcl(ctx);
   const created = found === undefined;
+  let aclArn = found?.acl.ARN;
   if (found === undefined) {
     // Tags go with the create; a lost answer's retry is refused (WAFDuplicateItemException) and the ACL adopted.
-    await changes.apply("web ACL", "wafv2:CreateWebACL", () =>
+    const made = await changes.apply("web ACL", "wafv2:CreateWebACL", () =>
       createOrAdopt(
         "wafv2",
         async () => (await wafv2.send(new CreateWebACLCommand({ ...desired, Description: `Requests per IP for the imgapi stack ${ctx.names.stack}`, Tags: tagList(ctx.tags) }))).Summary?.ARN,
         async () => (await findWebAcl(ctx))?.acl.ARN,
       ),
     "creating");
-    found = ctx.dryRun ? undefined : await findWebAcl(ctx);
-  } else if (JSON.stringify(owned(found.acl)) !== JSON.stringify(owned(desired))) {
-    const { acl, lockToken } = found;
-    await changes.apply(`rules (${limit} requests per IP in ${RATE_WINDOW_SECONDS} s)`, "wafv2:UpdateWebACL", () =>
-      wafv2.send(new UpdateWebACLCommand({ ...desired, Id: acl.Id, LockToken: lockToken, ...(acl.Description ? { Description: acl.Description } : {}) })), "updating");
+    aclArn = made?.value;
+  } else if (!sameRules(found.acl, desired)) {
+    await changes.apply(`rules (${limit} requests per IP in ${RATE_WINDOW_SECONDS} s)`, "wafv2:UpdateWebACL", () => updateRules(ctx, found, desired), "updating");
   }
-  // A dry run before the API exists has no stage to read.
-  const current = found === undefined || deps.stageArn.includes("/restapis/(new)/") ? undefined : await aclOfStage(ctx, deps.stageArn);
-  if (current?.ARN !== undefined && current.ARN !== found?.acl.ARN) {
+  // A dry run before the API (or the ACL) exists has no stage or ACL to read.
+  const current = aclArn === undefined || deps.stageArn.includes("/restapis/(new)/") ? undefined : await aclOfStage(ctx, deps.stageArn);
+  if (current?.ARN !== undefined && current.ARN !== aclArn) {
     throw new DeployError("associating", RESOURCE, Name, "StageHasAnotherWebAcl", `The stage ${deps.stageArn} is protected by another web ACL (${current.ARN}); a stage takes one. Add a rate-based rule to that ACL and unset api.rateLimitPerIp, or disassociate it (aws wafv2 disassociate-web-acl --resource-arn ${deps.stageArn}), then run again.`);
   }
   if (current === undefined) {
     await changes.apply("associated with the stage", "wafv2:AssociateWebACL and apigateway:SetWebACL", () =>
-      retryWhilePropagating(ctx, WEB_ACL_PROPAGATION, () => wafv2.send(new AssociateWebACLCommand({ WebACLArn: found!.acl.ARN, ResourceArn: deps.stageArn }))), "associating");
+      retryWhilePropagating(ctx, WEB_ACL_PROPAGATION, () => wafv2.send(new AssociateWebACLCommand({ WebACLArn: aclArn!, ResourceArn: deps.stageArn }))), "associating");
   }
-  return { ...changes.report(created, created ? `${limit} requests per IP in ${RATE_WINDOW_SECONDS} s, then blocked` : undefined), ...(found ? { webAclArn: found.acl.ARN } : {}) };
+  return { ...changes.report(created, created ? `${limit} requests per IP in ${RATE_WINDOW_SECONDS} s, then blocked` : undefined), ...(aclArn ? { webAclArn: aclArn } : {}) };
 }
 
 /**
