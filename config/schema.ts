@@ -131,6 +131,11 @@ export const configSchema = z.strictObject({
           burstLimit: z.number().int().min(1).max(5_000).default(100),
         })
         .prefault({}),
+      // Requests per IP address in any 5 minutes, enforced by an AWS WAF
+      // rate-based rule on the stage (deploy/resources/web-acl.ts); absent = no
+      // per-client limit. WAF's bounds for a rate-based rule's limit:
+      // https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html
+      rateLimitPerIp: z.number().int().min(10).max(2_000_000_000).optional(),
     })
     .prefault({}),
   // "apiKey": API Gateway API keys + usage plan; "iam": SigV4-signed requests (AWS_IAM).

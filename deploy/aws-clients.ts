@@ -8,8 +8,10 @@ import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
+import { ResourceGroupsTaggingAPIClient } from "@aws-sdk/client-resource-groups-tagging-api";
 import { S3Client } from "@aws-sdk/client-s3";
 import { STSClient } from "@aws-sdk/client-sts";
+import { WAFV2Client } from "@aws-sdk/client-wafv2";
 
 export interface AwsClients {
   s3: S3Client;
@@ -20,6 +22,10 @@ export interface AwsClients {
   logs: CloudWatchLogsClient;
   cloudtrail: CloudTrailClient;
   sts: STSClient;
+  /** Finds the stack's API keys by tag (no GetApiKeys, which can return every key's value). */
+  tagging: ResourceGroupsTaggingAPIClient;
+  /** The optional per-IP rate limit (api.rateLimitPerIp). */
+  wafv2: WAFV2Client;
 }
 
 /** Called with the service and command name before each request is sent; may throw. */
@@ -59,6 +65,8 @@ export function createClients(options: ClientOptions): AwsClients {
     logs: new CloudWatchLogsClient(common),
     cloudtrail: new CloudTrailClient(common),
     sts: new STSClient(common),
+    tagging: new ResourceGroupsTaggingAPIClient(common),
+    wafv2: new WAFV2Client(common),
   };
   const observer = options.observer;
   if (observer) {
@@ -68,7 +76,7 @@ export function createClients(options: ClientOptions): AwsClients {
         observer(service, String(context.commandName ?? "Unknown"), args.input);
         return next(args);
       };
-      // The stacks of the eight clients have distinct generic types; the
+      // The stacks of the clients have distinct generic types; the
       // middleware only reads the command name and input, common to all.
       (client.middlewareStack as unknown as { add(m: typeof middleware, o: { step: string; name: string }): void }).add(middleware, {
         step: "initialize",

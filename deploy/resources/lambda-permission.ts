@@ -5,8 +5,9 @@
 // only (see bucket-notification.ts). Both go through the same find/ensure/remove.
 import { AddPermissionCommand, GetPolicyCommand, RemovePermissionCommand } from "@aws-sdk/client-lambda";
 import { arn } from "../arns.ts";
-import { mutate, type DeployContext, type StepReport } from "../context.ts";
-import { isNotFound, step } from "../errors.ts";
+import type { DeployContext, StepReport } from "../context.ts";
+import { step } from "../errors.ts";
+import { Changes, createOrAdopt, ignoreAbsent, orAbsent } from "../toolkit/index.ts";
 
 const RESOURCE = "Lambda permission";
 /** Fixed, so every run finds (and replaces) the statement it made. */
@@ -41,16 +42,11 @@ const displayName = (ctx: DeployContext, sid: string) => `${ctx.names.functionNa
 
 /** The statement with this id, or undefined when it (or the function's policy, or the function) does not exist. */
 export async function findInvokeStatement(ctx: DeployContext, sid: string, resource = RESOURCE): Promise<PolicyStatement | undefined> {
-  return step("reading", resource, displayName(ctx, sid), "lambda:GetPolicy", async () => {
-    try {
-      const { Policy } = await ctx.clients.lambda.send(new GetPolicyCommand({ FunctionName: ctx.names.functionName }));
-      const statements = (JSON.parse(Policy ?? "{}") as { Statement?: PolicyStatement[] }).Statement ?? [];
-      return statements.find((s) => s.Sid === sid);
-    } catch (e) {
-      if (isNotFound(e, "ResourceNotFoundException")) return undefined;
-      throw e;
-    }
-  });
+  const got = await step("reading", resource, displayName(ctx, sid), "lambda:GetPolicy", () =>
+    orAbsent("lambda", () => ctx.clients.lambda.send(new GetPolicyCommand({ FunctionName: ctx.names.functionName }))),
+  );
+  const statements = (JSON.parse(got?.Policy ?? "{}") as { Statement?: PolicyStatement[] }).Statement ?? [];
+  return statements.find((s) => s.Sid === sid);
 }
 
 /** The API Gateway statement this module manages for the REST API. */
@@ -67,25 +63,17 @@ function drift(statement: PolicyStatement, spec: InvokeStatementSpec): string[] 
   return fields;
 }
 
-export async function ensureInvokeStatement(ctx: DeployContext, spec: InvokeStatementSpec): Promise<StepReport> {
-  const resource = spec.resource ?? RESOURCE;
-  const name = displayName(ctx, spec.sid);
-  const statement = await findInvokeStatement(ctx, spec.sid, resource);
-  const drifted = statement === undefined ? [] : drift(statement, spec);
-  if (statement !== undefined && drifted.length === 0) return { resource, name, action: "unchanged" };
-
-  // A statement cannot be edited: a drifted one is removed and added again. A
-  // run stopped in between finds none and adds it.
-  if (statement !== undefined) {
-    await mutate(ctx, () =>
-      step("replacing", resource, name, "lambda:RemovePermission", () =>
-        ctx.clients.lambda.send(new RemovePermissionCommand({ FunctionName: ctx.names.functionName, StatementId: spec.sid })),
-      ),
-    );
-  }
-  await mutate(ctx, () =>
-    step("adding", resource, name, "lambda:AddPermission", () =>
-      ctx.clients.lambda.send(
+/**
+ * AddPermission, adopting the statement a lost answer already added (the
+ * retry is refused: ResourceConflictException, "The statement id (...)
+ * provided already exists"). What is adopted is checked like any found
+ * statement, so a statement of that id with other fields is still replaced.
+ */
+async function addStatement(ctx: DeployContext, spec: InvokeStatementSpec, resource: string): Promise<PolicyStatement | undefined> {
+  const added = await createOrAdopt(
+    "lambda",
+    async (): Promise<PolicyStatement | undefined> => {
+      await ctx.clients.lambda.send(
         new AddPermissionCommand({
           FunctionName: ctx.names.functionName,
           StatementId: spec.sid,
@@ -94,26 +82,47 @@ export async function ensureInvokeStatement(ctx: DeployContext, spec: InvokeStat
           SourceArn: spec.sourceArn,
           ...(spec.sourceAccount ? { SourceAccount: spec.sourceAccount } : {}),
         }),
-      ),
-    ),
+      );
+      return undefined;
+    },
+    () => findInvokeStatement(ctx, spec.sid, resource),
   );
-  return statement === undefined
-    ? { resource, name, action: "created", detail: `SourceArn ${spec.sourceArn}` }
-    : { resource, name, action: "updated", detail: drifted.join(", ") };
+  return added.adopted ? added.value : undefined;
+}
+
+export async function ensureInvokeStatement(ctx: DeployContext, spec: InvokeStatementSpec): Promise<StepReport> {
+  const resource = spec.resource ?? RESOURCE;
+  const name = displayName(ctx, spec.sid);
+  const changes = new Changes(ctx, resource, name);
+  const remove = (label: string) =>
+    changes.apply(label, "lambda:RemovePermission", () => ignoreAbsent("lambda", () => ctx.clients.lambda.send(new RemovePermissionCommand({ FunctionName: ctx.names.functionName, StatementId: spec.sid }))), "replacing");
+  const add = (label: string) => changes.apply(label, "lambda:AddPermission", () => addStatement(ctx, spec, resource), "adding");
+
+  const statement = await findInvokeStatement(ctx, spec.sid, resource);
+  if (statement === undefined) {
+    const adopted = await add("statement");
+    const drifted = adopted === undefined ? [] : drift(adopted, spec);
+    // Adopted with other fields: a statement of this id was added by someone else meanwhile.
+    if (drifted.length > 0) {
+      await remove(drifted.join(", "));
+      await add("statement");
+    }
+    return changes.report(true, `SourceArn ${spec.sourceArn}`);
+  }
+  const drifted = drift(statement, spec);
+  if (drifted.length === 0) return changes.report(false);
+  // A statement cannot be edited: a drifted one is removed and added again. A
+  // run stopped in between finds none and adds it.
+  await remove(drifted.join(", "));
+  await add("statement");
+  return changes.report(false, drifted.join(", "));
 }
 
 export async function removeInvokeStatement(ctx: DeployContext, sid: string, resource = RESOURCE): Promise<StepReport> {
   const name = displayName(ctx, sid);
   if ((await findInvokeStatement(ctx, sid, resource)) === undefined) return { resource, name, action: "absent" };
-  await mutate(ctx, () =>
-    step("removing", resource, name, "lambda:RemovePermission", async () => {
-      try {
-        await ctx.clients.lambda.send(new RemovePermissionCommand({ FunctionName: ctx.names.functionName, StatementId: sid }));
-      } catch (e) {
-        if (!isNotFound(e, "ResourceNotFoundException")) throw e;
-      }
-    }),
-  );
+  const changes = new Changes(ctx, resource, name);
+  await changes.apply("statement", "lambda:RemovePermission", () => ignoreAbsent("lambda", () => ctx.clients.lambda.send(new RemovePermissionCommand({ FunctionName: ctx.names.functionName, StatementId: sid }))), "removing");
   return { resource, name, action: "deleted" };
 }
 

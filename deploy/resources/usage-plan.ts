@@ -1,26 +1,22 @@
-// The API key callers send in x-api-key, the usage plan that meters it on this
-// API's stage (throttle and quota from config.api), and the link between them.
+// The usage plan that meters the API key on this API's stage (throttle and
+// quota from config.api), the key (api-key.ts) and the link between them.
 // The key's value is never printed: deploy gives its id and the command that
 // reads it.
 import {
-  CreateApiKeyCommand,
   CreateUsagePlanCommand,
   CreateUsagePlanKeyCommand,
-  DeleteApiKeyCommand,
   DeleteUsagePlanCommand,
-  paginateGetApiKeys,
-  paginateGetUsagePlanKeys,
+  GetUsagePlanCommand,
   paginateGetUsagePlans,
-  TagResourceCommand,
-  UpdateApiKeyCommand,
   UpdateUsagePlanCommand,
-  type ApiKey,
   type PatchOperation,
   type UsagePlan,
 } from "@aws-sdk/client-api-gateway";
-import { mutate, type DeployContext, type StepReport } from "../context.ts";
-import { DeployError, isNotFound, step } from "../errors.ts";
+import type { DeployContext, StepReport } from "../context.ts";
+import { DeployError, step } from "../errors.ts";
 import { STACK_TAG } from "../names.ts";
+import { Changes, createOrAdopt, ignoreAbsent, orAbsent } from "../toolkit/index.ts";
+import { boundKeyIds, deleteApiKeys, ensureApiKey, stackKeysOf } from "./api-key.ts";
 
 const RESOURCE = "Usage plan + API key";
 
@@ -33,40 +29,21 @@ export interface UsagePlanOutputs {
 
 export const apiKeyValueCommand = (apiKeyId: string) => `aws apigateway get-api-key --api-key ${apiKeyId} --include-value --query value --output text`;
 
-const ours = (ctx: DeployContext, item: { name?: string; tags?: Record<string, string> }, name: string) => item.name === name && item.tags?.[STACK_TAG] === ctx.names.stack;
+type Plan = UsagePlan & { id: string };
 
-function single<T extends { id?: string }>(ctx: DeployContext, kind: string, name: string, found: T[]): T | undefined {
-  if (found.length > 1) {
-    throw new DeployError("finding", kind, name, "Ambiguous", `${found.length} of them (${found.map((f) => f.id).join(", ")}) carry this name and the tag ${STACK_TAG}=${ctx.names.stack}: delete the extra ones and run again.`);
-  }
-  return found[0];
-}
-
-export async function findApiKey(ctx: DeployContext): Promise<ApiKey | undefined> {
-  const name = ctx.names.apiKey;
-  const found = await step("finding", "API key", name, "apigateway:GET", async () => {
-    const items: ApiKey[] = [];
-    // nameQuery matches by prefix: the exact name and our tag decide.
-    for await (const page of paginateGetApiKeys({ client: ctx.clients.apigw, pageSize: 500 }, { nameQuery: name, includeValues: false })) {
-      items.push(...(page.items ?? []).filter((k) => ours(ctx, k, name)));
+/** Every plan of this stack: its name and its stack tag (set at create). */
+export async function findUsagePlans(ctx: DeployContext): Promise<Plan[]> {
+  return step("finding", "usage plan", ctx.names.usagePlan, "apigateway:GET", async () => {
+    const found: Plan[] = [];
+    for await (const page of paginateGetUsagePlans({ client: ctx.clients.apigw, pageSize: 500 }, {})) {
+      for (const p of page.items ?? []) if (p.id !== undefined && p.name === ctx.names.usagePlan && p.tags?.[STACK_TAG] === ctx.names.stack) found.push(p as Plan);
     }
-    return items;
+    return found.sort((a, b) => a.id.localeCompare(b.id));
   });
-  return single(ctx, "API key", name, found);
-}
-
-export async function findUsagePlan(ctx: DeployContext): Promise<UsagePlan | undefined> {
-  const name = ctx.names.usagePlan;
-  const found = await step("finding", "usage plan", name, "apigateway:GET", async () => {
-    const items: UsagePlan[] = [];
-    for await (const page of paginateGetUsagePlans({ client: ctx.clients.apigw, pageSize: 500 }, {})) items.push(...(page.items ?? []).filter((p) => ours(ctx, p, name)));
-    return items;
-  });
-  return single(ctx, "usage plan", name, found);
 }
 
 /** UpdateUsagePlan operations for every field that differs (moto reports quota.limit as a string: compared as numbers). */
-function planPatch(ctx: DeployContext, plan: UsagePlan, restApiId: string): PatchOperation[] {
+export function planPatch(ctx: Pick<DeployContext, "config" | "names">, plan: UsagePlan, restApiId: string): PatchOperation[] {
   const { throttle, quota } = ctx.config.api;
   const stage = ctx.names.stage;
   const ops: PatchOperation[] = [];
@@ -81,38 +58,56 @@ function planPatch(ctx: DeployContext, plan: UsagePlan, restApiId: string): Patc
   return ops;
 }
 
+/**
+ * API Gateway refuses to delete a plan still attached to stages ("Cannot
+ * delete Usage Plan ... because there are API Stages associated with it",
+ * aws/aws-sdk-js#3841): detached first. A detach retried after its answer was
+ * lost is refused (the stages are gone already), so a refusal is checked
+ * against the plan itself before it counts.
+ */
+async function deletePlan(ctx: DeployContext, plan: Plan, changes: Changes, label: string): Promise<void> {
+  const { apigw } = ctx.clients;
+  const detach: PatchOperation[] = (plan.apiStages ?? []).map((s) => ({ op: "remove", path: "/apiStages", value: `${s.apiId}:${s.stage}` }));
+  if (detach.length > 0) {
+    await changes.apply(`${label} detached`, "apigateway:PATCH", async () => {
+      try {
+        await apigw.send(new UpdateUsagePlanCommand({ usagePlanId: plan.id, patchOperations: detach }));
+      } catch (e) {
+        const now = await orAbsent("apigateway", () => apigw.send(new GetUsagePlanCommand({ usagePlanId: plan.id })));
+        if (now !== undefined && (now.apiStages ?? []).length > 0) throw e;
+      }
+    }, "detaching stages from");
+  }
+  await changes.apply(label, "apigateway:DELETE", () => ignoreAbsent("apigateway", () => ctx.clients.apigw.send(new DeleteUsagePlanCommand({ usagePlanId: plan.id }))), "deleting");
+}
+
+/**
+ * The stack's plan among those of its name and tag: the one with keys bound.
+ * CreateUsagePlan is a POST the SDK retries: a lost answer leaves a second
+ * plan, with no key bound, which is deleted. Two plans with keys are a real
+ * conflict for a person to settle.
+ */
+async function settlePlans(ctx: DeployContext, plans: Plan[], changes: Changes, keepId?: string): Promise<Plan | undefined> {
+  const withKeys: Plan[] = [];
+  for (const plan of plans) if ((await boundKeyIds(ctx, plan.id)).length > 0) withKeys.push(plan);
+  if (withKeys.length > 1) {
+    throw new DeployError("finding", "usage plan", ctx.names.usagePlan, "AmbiguousUsagePlan", `${withKeys.length} plans (${withKeys.map((p) => p.id).join(", ")}) carry this name and the tag ${STACK_TAG}=${ctx.names.stack}, each with keys: delete the extra ones (aws apigateway delete-usage-plan --usage-plan-id ID) and run again.`);
+  }
+  const keep = withKeys[0] ?? plans.find((p) => p.id === keepId) ?? plans[0];
+  for (const twin of plans.filter((p) => p.id !== keep?.id)) await deletePlan(ctx, twin, changes, `duplicate usage plan ${twin.id} deleted`);
+  return keep;
+}
+
 export async function ensureUsagePlan(ctx: DeployContext, deps: { restApiId: string }): Promise<StepReport & UsagePlanOutputs> {
   const { apigw } = ctx.clients;
-  const { apiKey: keyName, usagePlan: planName, stage } = ctx.names;
-  const changes: string[] = [];
-  const apply = async <T>(label: string, what: string, permission: string, call: () => Promise<T>) => {
-    changes.push(label);
-    return mutate(ctx, () => step(what, RESOURCE, planName, permission, call));
-  };
-
-  let key = await findApiKey(ctx);
-  const keyCreated = key === undefined;
-  if (key === undefined) {
-    key = await apply("API key created", "creating API key for", "apigateway:POST", () =>
-      apigw.send(new CreateApiKeyCommand({ name: keyName, description: `x-api-key for the imgapi stack ${ctx.names.stack}`, enabled: true, tags: ctx.tags })),
-    );
-  } else {
-    const keyId = key.id!;
-    if (key.enabled !== true) {
-      await apply("API key enabled", "enabling API key of", "apigateway:PATCH", () => apigw.send(new UpdateApiKeyCommand({ apiKey: keyId, patchOperations: [{ op: "replace", path: "/enabled", value: "true" }] })));
-    }
-    const missing = Object.fromEntries(Object.entries(ctx.tags).filter(([k, v]) => key?.tags?.[k] !== v));
-    if (Object.keys(missing).length > 0) {
-      const resourceArn = `arn:${ctx.partition}:apigateway:${ctx.region}::/apikeys/${keyId}`;
-      await apply("API key tags", "tagging API key of", "apigateway:PUT", () => apigw.send(new TagResourceCommand({ resourceArn, tags: missing })));
-    }
-  }
-
-  let plan = await findUsagePlan(ctx);
+  const { usagePlan: planName, stage } = ctx.names;
+  const changes = new Changes(ctx, RESOURCE, planName);
+  let plan = await settlePlans(ctx, await findUsagePlans(ctx), changes);
   const planCreated = plan === undefined;
   if (plan === undefined) {
     const { throttle, quota } = ctx.config.api;
-    plan = await apply("usage plan created", "creating", "apigateway:POST", () =>
+    // Tags go with the create only: the deployer may not PUT /tags (deploy/deployer-policy-services.json).
+    const made = await changes.apply("usage plan", "apigateway:POST", () =>
       apigw.send(
         new CreateUsagePlanCommand({
           name: planName,
@@ -122,73 +117,44 @@ export async function ensureUsagePlan(ctx: DeployContext, deps: { restApiId: str
           quota: { limit: quota.limit, period: quota.period },
           tags: ctx.tags,
         }),
-      ),
-    );
+      ), "creating");
+    if (made?.id !== undefined) plan = await settlePlans(ctx, await findUsagePlans(ctx), changes, made.id);
   } else {
-    const planId = plan.id!;
     const ops = planPatch(ctx, plan, deps.restApiId);
+    const planId = plan.id;
     if (ops.length > 0) {
-      await apply(`usage plan (${ops.map((o) => `${o.path}${o.op === "replace" ? "" : ` ${o.op} ${o.value}`}`).join(", ")})`, "updating", "apigateway:PATCH", () =>
-        apigw.send(new UpdateUsagePlanCommand({ usagePlanId: planId, patchOperations: ops })),
-      );
+      const label = `usage plan (${ops.map((o) => `${o.path}${o.op === "replace" ? "" : ` ${o.op} ${o.value}`}`).join(", ")})`;
+      await changes.apply(label, "apigateway:PATCH", () => apigw.send(new UpdateUsagePlanCommand({ usagePlanId: planId, patchOperations: ops })), "updating");
     }
   }
 
-  const keyId = key?.id;
-  const planId = plan?.id;
-  const bound = keyCreated || planCreated || keyId === undefined || planId === undefined ? false : await isKeyBound(ctx, planId, keyId);
-  if (!bound) {
-    await apply("key bound to plan", "binding API key to", "apigateway:POST", () => apigw.send(new CreateUsagePlanKeyCommand({ usagePlanId: planId!, keyId: keyId!, keyType: "API_KEY" })));
+  const keys = await ensureApiKey(ctx, plan?.id, changes);
+  const keyId = keys.key?.id;
+  if (!keys.bound) {
+    // A lost answer: the retry is refused with ConflictException, and the binding it made is adopted.
+    await changes.apply("key bound to plan", "apigateway:POST", () =>
+      createOrAdopt(
+        "apigateway",
+        async () => (await apigw.send(new CreateUsagePlanKeyCommand({ usagePlanId: plan!.id, keyId: keyId!, keyType: "API_KEY" }))).id,
+        async () => ((await boundKeyIds(ctx, plan!.id)).includes(keyId!) ? keyId : undefined),
+      ), "binding the API key to");
   }
-
   return {
-    resource: RESOURCE,
-    name: planName,
-    action: planCreated ? "created" : changes.length > 0 ? "updated" : "unchanged",
-    ...(changes.length > 0 ? { detail: changes.join(", ") } : {}),
+    ...changes.report(planCreated, changes.changed ? changes.list.join(", ") : undefined),
     apiKeyId: keyId ?? "(new)",
-    usagePlanId: planId ?? "(new)",
+    usagePlanId: plan?.id ?? "(new)",
     apiKeyValueCommand: apiKeyValueCommand(keyId ?? "API_KEY_ID"),
   };
 }
 
-async function isKeyBound(ctx: DeployContext, usagePlanId: string, keyId: string): Promise<boolean> {
-  return step("reading keys of", RESOURCE, ctx.names.usagePlan, "apigateway:GET", async () => {
-    for await (const page of paginateGetUsagePlanKeys({ client: ctx.clients.apigw, pageSize: 500 }, { usagePlanId })) {
-      if ((page.items ?? []).some((k) => k.id === keyId)) return true;
-    }
-    return false;
-  });
-}
-
 export async function removeUsagePlan(ctx: DeployContext): Promise<StepReport> {
-  const { apigw } = ctx.clients;
-  const deleted: string[] = [];
-  const plan = await findUsagePlan(ctx);
-  if (plan?.id !== undefined) {
-    const usagePlanId = plan.id;
-    // API Gateway refuses to delete a plan still attached to stages.
-    const detach: PatchOperation[] = (plan.apiStages ?? []).map((s) => ({ op: "remove", path: "/apiStages", value: `${s.apiId}:${s.stage}` }));
-    if (detach.length > 0) {
-      await mutate(ctx, () => step("detaching stages from", RESOURCE, ctx.names.usagePlan, "apigateway:PATCH", () => apigw.send(new UpdateUsagePlanCommand({ usagePlanId, patchOperations: detach }))));
-    }
-    await mutate(ctx, () => step("deleting", RESOURCE, ctx.names.usagePlan, "apigateway:DELETE", () => ignoreNotFound(apigw.send(new DeleteUsagePlanCommand({ usagePlanId })))));
-    deleted.push("usage plan");
-  }
-  const key = await findApiKey(ctx);
-  if (key?.id !== undefined) {
-    const apiKey = key.id;
-    await mutate(ctx, () => step("deleting API key of", RESOURCE, ctx.names.usagePlan, "apigateway:DELETE", () => ignoreNotFound(apigw.send(new DeleteApiKeyCommand({ apiKey })))));
-    deleted.push("API key");
-  }
+  const changes = new Changes(ctx, RESOURCE, ctx.names.usagePlan);
+  const plans = await findUsagePlans(ctx);
+  // Keys are found through their plans, so before the plans go.
+  const keys = await stackKeysOf(ctx, plans.map((p) => p.id));
+  for (const plan of plans) await deletePlan(ctx, plan, changes, `usage plan ${plan.id}`);
+  await deleteApiKeys(ctx, keys, changes);
+  const deleted = [...(plans.length > 0 ? ["usage plan"] : []), ...(keys.length > 0 ? ["API key"] : [])];
   if (deleted.length === 0) return { resource: RESOURCE, name: ctx.names.usagePlan, action: "absent" };
   return { resource: RESOURCE, name: ctx.names.usagePlan, action: "deleted", detail: deleted.join(", ") };
-}
-
-async function ignoreNotFound(call: Promise<unknown>): Promise<void> {
-  try {
-    await call;
-  } catch (e) {
-    if (!isNotFound(e, "NotFoundException")) throw e;
-  }
 }

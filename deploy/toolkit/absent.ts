@@ -14,6 +14,7 @@ export const NOT_FOUND = {
   cloudtrail: ["TrailNotFoundException"],
   // Bucket-level reads: HeadBucket has no body, so the SDK names it "NotFound".
   s3: ["NoSuchBucket", "NotFound"],
+  wafv2: ["WAFNonexistentItemException"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type Service = keyof typeof NOT_FOUND;

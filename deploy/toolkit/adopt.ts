@@ -17,6 +17,8 @@ export const ALREADY_EXISTS: Record<Service, readonly string[]> = {
   logs: ["ResourceAlreadyExistsException"],
   cloudtrail: ["TrailAlreadyExistsException"],
   s3: ["BucketAlreadyOwnedByYou"],
+  // A web ACL of the same name in the same scope.
+  wafv2: ["WAFDuplicateItemException"],
 };
 
 export const isAlreadyExists = (e: unknown, service: Service) => ALREADY_EXISTS[service].includes(errorName(e));

@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { startFaultProxy, type FaultRule } from "./fault-proxy.ts";
+import { restJsonError, startFaultProxy, type FaultRule, type ProxiedRequest } from "./fault-proxy.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const VENV = join(ROOT, ".venv");
@@ -82,7 +82,16 @@ async function waitUntilUp(endpoint: string, child: ChildProcess, timeoutMs: num
 /** A typical account's Lambda quotas (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). */
 export const ACCOUNT_CONCURRENCY = { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 };
 
-/** Calls moto 5 does not implement (it answers 404 HTML), answered as AWS documents them. */
+/** A read through this same layer to moto, signed for API Gateway so moto routes it there (moto checks no signature). */
+async function apiGatewayRead(req: ProxiedRequest, path: string): Promise<{ status: number; body: unknown }> {
+  const region = /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ""))?.[1] ?? MOTO_REGION;
+  const res = await fetch(`http://${req.headers.host}${path}`, {
+    headers: { Authorization: `AWS4-HMAC-SHA256 Credential=testing/20250101/${region}/apigateway/aws4_request, SignedHeaders=host, Signature=0` },
+  });
+  return { status: res.status, body: res.ok ? await res.json() : undefined };
+}
+
+/** Calls moto 5 does not implement (it answers 404 HTML), or fails on with a 500 where AWS answers an error, answered as AWS documents them. */
 export const MOTO_GAPS: FaultRule[] = [
   {
     name: "moto gap: lambda GetAccountSettings",
@@ -95,6 +104,93 @@ export const MOTO_GAPS: FaultRule[] = [
         AccountLimit: { TotalCodeSize: 80_530_636_800, CodeSizeUnzipped: 262_144_000, CodeSizeZipped: 52_428_800, ...ACCOUNT_CONCURRENCY },
         AccountUsage: { TotalCodeSize: 0, FunctionCount: 0 },
       }),
+    },
+    times: Infinity,
+  },
+  {
+    // moto fails with a 500 (an HTML page) deleting an API that is not there;
+    // AWS answers NotFoundException, as for any call on an unknown API id
+    // ("Invalid API identifier specified ACCOUNT:ID"). A DELETE retried after
+    // its answer was lost meets exactly this.
+    // https://docs.aws.amazon.com/apigateway/latest/api/API_DeleteRestApi.html
+    name: "moto gap: apigateway DeleteRestApi of a missing API",
+    match: { service: "apigateway", method: "DELETE", path: /^\/restapis\/[^/]+\/?$/ },
+    fault: async (req) => {
+      const id = req.path.split("/")[2]!;
+      if ((await apiGatewayRead(req, `/restapis/${id}`)).status !== 404) return undefined;
+      return restJsonError(404, "NotFoundException", `Invalid API identifier specified 123456789012:${id}`);
+    },
+    times: Infinity,
+  },
+  {
+    // The same for a usage plan: moto's KeyError becomes a 500.
+    // https://docs.aws.amazon.com/apigateway/latest/api/API_DeleteUsagePlan.html
+    name: "moto gap: apigateway DeleteUsagePlan of a missing plan",
+    match: { service: "apigateway", method: "DELETE", path: /^\/usageplans\/[^/]+\/?$/ },
+    fault: async (req) => {
+      const id = req.path.split("/")[2]!;
+      if ((await apiGatewayRead(req, `/usageplans/${id}`)).status !== 404) return undefined;
+      return restJsonError(404, "NotFoundException", "Invalid Usage Plan ID specified");
+    },
+    times: Infinity,
+  },
+  {
+    // Removing an API stage the plan does not have: moto's ValueError becomes
+    // a 500; AWS refuses with BadRequestException "Invalid API Stage
+    // specified" (as reported in boto/boto3#2629).
+    // https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateUsagePlan.html
+    name: "moto gap: apigateway UpdateUsagePlan removing a stage it does not have",
+    match: { service: "apigateway", method: "PATCH", path: /^\/usageplans\/[^/]+\/?$/ },
+    fault: async (req) => {
+      const ops = (JSON.parse(req.body.toString("utf8") || "{}") as { patchOperations?: Array<{ op?: string; path?: string; value?: string }> }).patchOperations ?? [];
+      const removed = ops.filter((o) => o.op === "remove" && o.path === "/apiStages").map((o) => o.value);
+      if (removed.length === 0) return undefined;
+      const plan = await apiGatewayRead(req, `/usageplans/${req.path.split("/")[2]}`);
+      const stages = ((plan.body as { apiStages?: Array<{ apiId: string; stage: string }> } | undefined)?.apiStages ?? []).map((s) => `${s.apiId}:${s.stage}`);
+      return removed.every((v) => stages.includes(v ?? "")) ? undefined : restJsonError(400, "BadRequestException", "Invalid API Stage specified");
+    },
+    times: Infinity,
+  },
+  {
+    // moto names WAF's "already exists" WafV2DuplicateItem; AWS names it
+    // WAFDuplicateItemException, which deploy reads (a lost CreateWebACL answer).
+    // https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html#API_CreateWebACL_Errors
+    name: "moto gap: wafv2 duplicate item error name",
+    match: { service: "wafv2", operation: /^Create/ },
+    fault: {
+      kind: "rewrite",
+      rewrite: (answer) => {
+        if (!answer.body.toString("utf8").includes('"WafV2DuplicateItem"')) return answer;
+        const body = JSON.stringify({ __type: "WAFDuplicateItemException", message: "AWS WAF couldn't perform the operation because some resource in your request is a duplicate of an existing one." });
+        const { "x-amzn-errortype": _dropped, ...headers } = answer.headers;
+        return { ...answer, headers, body: Buffer.from(body) };
+      },
+    },
+    times: Infinity,
+  },
+  {
+    // moto's Resource Groups Tagging API knows no API Gateway resource. Deploy
+    // finds the stack's API keys with it (GetApiKeys would need the right to
+    // read every key's value), so GetResources filtered to API keys is
+    // answered here from moto's own keys, as AWS documents the call: every
+    // TagFilter must match (a key with one of its Values, or any value when
+    // none), ARNs arn:aws:apigateway:REGION::/apikeys/ID, tags as Key/Value.
+    // https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html
+    name: "moto gap: tagging GetResources for apigateway:apikeys",
+    match: { service: "tagging", operation: "GetResources" },
+    fault: async (req) => {
+      const input = JSON.parse(req.body.toString("utf8") || "{}") as { TagFilters?: Array<{ Key: string; Values?: string[] }>; ResourceTypeFilters?: string[] };
+      const types = input.ResourceTypeFilters ?? [];
+      if (types.length === 0 || types.some((t) => t !== "apigateway:apikeys")) return undefined;
+      const region = /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ""))?.[1] ?? MOTO_REGION;
+      const listed = await apiGatewayRead(req, "/apikeys?limit=500");
+      const keys = (listed.body as { item?: Array<{ id: string; tags?: Record<string, string> }> } | undefined)?.item ?? [];
+      const matching = keys.filter((k) => (input.TagFilters ?? []).every((f) => k.tags?.[f.Key] !== undefined && (!f.Values?.length || f.Values.includes(k.tags[f.Key]!))));
+      const body = {
+        PaginationToken: "",
+        ResourceTagMappingList: matching.map((k) => ({ ResourceARN: `arn:aws:apigateway:${region}::/apikeys/${k.id}`, Tags: Object.entries(k.tags ?? {}).map(([Key, Value]) => ({ Key, Value })) })),
+      };
+      return { kind: "respond", status: 200, headers: { "Content-Type": "application/x-amz-json-1.1" }, body: JSON.stringify(body) };
     },
     times: Infinity,
   },

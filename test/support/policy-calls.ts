@@ -111,6 +111,10 @@ export function authorizations(call: Call, p: StackPolicies, inv: Inventory): Au
     }
     case "apigw":
       return apiGatewayAuthorizations(call, p, inv);
+    case "tagging":
+      return command === "GetResources" ? [{ action: "tag:GetResources", resource: "*", context: {} }] : `no IAM mapping for tag:${command}`;
+    case "wafv2":
+      return wafAuthorizations(command, input, p, inv);
     default:
       return `no IAM mapping for ${service}:${command}`;
   }
@@ -173,4 +177,33 @@ function apiGatewayAuthorizations(call: Call, p: StackPolicies, inv: Inventory):
     if (op.path === "/cloudwatchRoleArn" && op.value) out.push({ action: "iam:PassRole", resource: op.value, context: { "iam:PassedToService": servicePrincipal("apigateway") } });
   }
   return out;
+}
+
+/**
+ * WAF checks the web ACL and, for the resource an ACL is set on, the
+ * resource's ARN; API Gateway adds apigateway:SetWebACL on the stage.
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awswafv2.html
+ */
+function wafAuthorizations(command: string, input: Record<string, unknown>, p: StackPolicies, inv: Inventory): Authorization[] | string {
+  if (command === "ListWebACLs") return [{ action: "wafv2:ListWebACLs", resource: "*", context: {} }];
+  const acl = str(input.WebACLArn) || arn(p.ctx, "wafv2", `regional/webacl/${str(input.Name)}/${str(input.Id) || "00000000-0000-4000-8000-000000000000"}`);
+  const stage = str(input.ResourceArn);
+  // API Gateway's actions are authorized on paths (see apiGatewayAuthorizations).
+  const onStage = (action: string) => ({ action, resource: stage, context: resourceTags(inv.tags.get(/\/restapis\/([^/]+)\//.exec(stage)?.[1] ?? "")), pathAuthorized: action.startsWith("apigateway:") });
+  switch (command) {
+    case "CreateWebACL":
+      return [{ action: "wafv2:CreateWebACL", resource: acl, context: requestTags(pairs(input.Tags)) }];
+    case "GetWebACL":
+    case "UpdateWebACL":
+    case "DeleteWebACL":
+      return [{ action: `wafv2:${command}`, resource: acl, context: {} }];
+    case "GetWebACLForResource":
+      return [onStage("wafv2:GetWebACLForResource")];
+    case "AssociateWebACL":
+      return [{ action: "wafv2:AssociateWebACL", resource: acl, context: {} }, onStage("wafv2:AssociateWebACL"), onStage("apigateway:SetWebACL")];
+    case "DisassociateWebACL":
+      return [onStage("wafv2:DisassociateWebACL"), onStage("apigateway:SetWebACL")];
+    default:
+      return `no IAM mapping for wafv2:${command}`;
+  }
 }
