@@ -21,6 +21,7 @@ import { ensureSigningSecret } from "./resources/signing-secret.ts";
 import { ensureTrail, removeTrail } from "./resources/trail.ts";
 import { ensureTrailBucket, removeTrailBucket } from "./resources/trail-bucket.ts";
 import { ensureUsagePlan, removeUsagePlan } from "./resources/usage-plan.ts";
+import { ensureWebAcl, removeWebAcl } from "./resources/web-acl.ts";
 
 /** What the steps made so far, for the steps after them and the deploy's outputs. */
 export interface Built {
@@ -178,6 +179,13 @@ export const STACK: readonly StackStep[] = [
     },
     // Deleting the API removes its methods, stage and deployments.
     remove: (ctx) => removeRestApi(ctx),
+  },
+  {
+    // After the API (it protects its stage); teardown removes it before the API, as WAF asks.
+    title: "per-IP rate limit",
+    enabled: (config) => config.api.rateLimitPerIp !== undefined || "api.rateLimitPerIp is not set",
+    ensure: (ctx, built) => ensureWebAcl(ctx, { stageArn: need(built, "stageArn") }),
+    remove: (ctx) => removeWebAcl(ctx),
   },
   {
     // The function's resource policy goes with the function.

@@ -129,7 +129,8 @@ async function auditStack(config: Config, outputs: DeployOutputs, clients: AwsCl
   }
 
   // The buckets.
-  for (const Bucket of [names.imagesBucket, names.trailBucket]) {
+  // Each bucket under its own key: images under the images key, audit logs under the audit key.
+  for (const [Bucket, keyArn] of [[names.imagesBucket, outputs.keyArn], [names.trailBucket, outputs.auditKeyArn]] as const) {
     const label = `${where}: bucket ${Bucket}`;
     const block = (await clients.s3.send(new GetPublicAccessBlockCommand({ Bucket }))).PublicAccessBlockConfiguration;
     expect(!!block?.BlockPublicAcls && !!block.IgnorePublicAcls && !!block.BlockPublicPolicy && !!block.RestrictPublicBuckets, `${label}: public access not fully blocked: ${JSON.stringify(block)}`);
@@ -150,22 +151,24 @@ async function auditStack(config: Config, outputs: DeployOutputs, clients: AwsCl
       expect(principal !== '"*"' && principal !== '{"AWS":"*"}', `${label}: a public Allow statement ${JSON.stringify(s)}`);
     }
     const rule = (await clients.s3.send(new GetBucketEncryptionCommand({ Bucket }))).ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault;
-    expect(rule?.SSEAlgorithm === "aws:kms" && (rule.KMSMasterKeyID === outputs.keyArn || outputs.keyArn.endsWith(`/${rule.KMSMasterKeyID}`)), `${label}: not encrypted with the project key: ${JSON.stringify(rule)}`);
+    expect(rule?.SSEAlgorithm === "aws:kms" && (rule.KMSMasterKeyID === keyArn || keyArn.endsWith(`/${rule.KMSMasterKeyID}`)), `${label}: not encrypted with its key ${keyArn}: ${JSON.stringify(rule)}`);
   }
 
-  // The key: rotation on, and no key policy statement that lets anyone in.
-  const keyId = outputs.keyArn.split("/").pop()!;
-  expect((await clients.kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId }))).KeyRotationEnabled === true, `${where}: key rotation is off`);
-  const keyPolicy = JSON.parse((await clients.kms.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: "default" }))).Policy ?? "{}") as { Statement: Array<Record<string, unknown>> };
-  for (const s of keyPolicy.Statement.filter((x) => x.Effect === "Allow")) {
-    const principal = JSON.stringify(s.Principal);
-    expect(principal !== '"*"' && principal !== '{"AWS":"*"}', `${where}: the key policy allows anyone: ${JSON.stringify(s)}`);
+  // The keys: rotation on, and no key policy statement that lets anyone in.
+  for (const keyArn of [outputs.keyArn, outputs.auditKeyArn]) {
+    const keyId = keyArn.split("/").pop()!;
+    expect((await clients.kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId }))).KeyRotationEnabled === true, `${where}: rotation is off for ${keyArn}`);
+    const keyPolicy = JSON.parse((await clients.kms.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: "default" }))).Policy ?? "{}") as { Statement: Array<Record<string, unknown>> };
+    for (const s of keyPolicy.Statement.filter((x) => x.Effect === "Allow")) {
+      const principal = JSON.stringify(s.Principal);
+      expect(principal !== '"*"' && principal !== '{"AWS":"*"}', `${where}: the policy of ${keyArn} allows anyone: ${JSON.stringify(s)}`);
+    }
   }
 
   // The trail.
   const trail = (await clients.cloudtrail.send(new GetTrailCommand({ Name: names.trail }))).Trail;
   expect(trail?.LogFileValidationEnabled === true, `${where}: trail log file validation is off`);
-  expect(trail?.KmsKeyId !== undefined && trail.KmsKeyId !== "", `${where}: trail logs are not encrypted with a KMS key`);
+  expect(trail?.KmsKeyId === outputs.auditKeyArn, `${where}: trail logs are not encrypted with the audit key (${trail?.KmsKeyId})`);
   expect((await clients.cloudtrail.send(new GetTrailStatusCommand({ Name: names.trail }))).IsLogging === true, `${where}: the trail is not logging`);
 
   // Who may invoke the function.

@@ -46,6 +46,7 @@ const S3_ACTIONS: Record<string, string> = {
   PutBucketLifecycleConfiguration: "PutLifecycleConfiguration", GetBucketLifecycleConfiguration: "GetLifecycleConfiguration",
   PutBucketNotificationConfiguration: "PutBucketNotification", GetBucketNotificationConfiguration: "GetBucketNotification",
   PutBucketCors: "PutBucketCORS", GetBucketCors: "GetBucketCORS", DeleteObjects: "DeleteObject", HeadObject: "GetObject",
+  PutObjectLockConfiguration: "PutBucketObjectLockConfiguration", GetObjectLockConfiguration: "GetBucketObjectLockConfiguration",
 };
 
 /** The authorizations one call needs; a string when the call has no known mapping (a finding). */
