@@ -63,9 +63,3 @@ export async function contextFor(options: ContextOptions): Promise<DeployContext
   };
 }
 
-/** Runs a mutating call unless this is a dry run. */
-export async function mutate<T>(ctx: Pick<DeployContext, "dryRun">, call: () => Promise<T>): Promise<T | undefined> {
-  if (ctx.dryRun) return undefined;
-  return call();
-}
-

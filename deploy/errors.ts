@@ -21,14 +21,6 @@ export function errorName(e: unknown): string {
   return err?.name ?? err?.Code ?? err?.code ?? "Error";
 }
 
-/** True only for the given not-found error names (or an HTTP 404); everything else propagates. */
-export function isNotFound(e: unknown, ...names: string[]): boolean {
-  const name = errorName(e);
-  if (names.includes(name)) return true;
-  const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  return names.length === 0 && status === 404;
-}
-
 const ACCESS_DENIED = new Set(["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "UnrecognizedClientException", "InvalidClientTokenId"]);
 
 /**

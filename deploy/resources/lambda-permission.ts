@@ -14,7 +14,8 @@ const RESOURCE = "Lambda permission";
 export const STATEMENT_ID = "imgapi-apigateway-invoke";
 const ACTION = "lambda:InvokeFunction";
 
-interface PolicyStatement {
+/** A statement of the function's resource policy as Lambda returns it (AddPermission's shape, not a general policy statement). */
+interface InvokeStatement {
   Sid?: string;
   Effect?: string;
   Action?: string | string[];
@@ -41,18 +42,18 @@ export const invokeSourceArn = (ctx: Pick<DeployContext, "partition" | "region" 
 const displayName = (ctx: DeployContext, sid: string) => `${ctx.names.functionName}/${sid}`;
 
 /** The statement with this id, or undefined when it (or the function's policy, or the function) does not exist. */
-export async function findInvokeStatement(ctx: DeployContext, sid: string, resource = RESOURCE): Promise<PolicyStatement | undefined> {
+export async function findInvokeStatement(ctx: DeployContext, sid: string, resource = RESOURCE): Promise<InvokeStatement | undefined> {
   const got = await step("reading", resource, displayName(ctx, sid), "lambda:GetPolicy", () =>
     orAbsent("lambda", () => ctx.clients.lambda.send(new GetPolicyCommand({ FunctionName: ctx.names.functionName }))),
   );
-  const statements = (JSON.parse(got?.Policy ?? "{}") as { Statement?: PolicyStatement[] }).Statement ?? [];
+  const statements = (JSON.parse(got?.Policy ?? "{}") as { Statement?: InvokeStatement[] }).Statement ?? [];
   return statements.find((s) => s.Sid === sid);
 }
 
 /** The API Gateway statement this module manages for the REST API. */
 export const findPermission = (ctx: DeployContext) => findInvokeStatement(ctx, STATEMENT_ID);
 
-function drift(statement: PolicyStatement, spec: InvokeStatementSpec): string[] {
+function drift(statement: InvokeStatement, spec: InvokeStatementSpec): string[] {
   const fields: string[] = [];
   const service = typeof statement.Principal === "string" ? statement.Principal : statement.Principal?.Service;
   if (statement.Effect !== "Allow") fields.push("Effect");
@@ -69,10 +70,10 @@ function drift(statement: PolicyStatement, spec: InvokeStatementSpec): string[] 
  * provided already exists"). What is adopted is checked like any found
  * statement, so a statement of that id with other fields is still replaced.
  */
-async function addStatement(ctx: DeployContext, spec: InvokeStatementSpec, resource: string): Promise<PolicyStatement | undefined> {
+async function addStatement(ctx: DeployContext, spec: InvokeStatementSpec, resource: string): Promise<InvokeStatement | undefined> {
   const added = await createOrAdopt(
     "lambda",
-    async (): Promise<PolicyStatement | undefined> => {
+    async (): Promise<InvokeStatement | undefined> => {
       await ctx.clients.lambda.send(
         new AddPermissionCommand({
           FunctionName: ctx.names.functionName,

@@ -16,7 +16,7 @@
 import { EncryptCommand } from "@aws-sdk/client-kms";
 import { randomBytes } from "node:crypto";
 import { SIGNING_SECRET_CONTEXT, SIGNING_SECRET_ENV } from "../../config/runtime-env.ts";
-import { mutate, type DeployContext, type StepReport } from "../context.ts";
+import type { DeployContext, StepReport } from "../context.ts";
 import { DeployError, step } from "../errors.ts";
 import { findFunction } from "./lambda-function.ts";
 
@@ -56,18 +56,17 @@ export async function currentCiphertext(ctx: DeployContext): Promise<string | un
 
 async function encryptNewSecret(ctx: DeployContext, keyArn: string): Promise<string | undefined> {
   const name = `${ctx.names.functionName}/${SIGNING_SECRET_ENV}`;
-  return mutate(ctx, () =>
-    step("encrypting", RESOURCE, name, `kms:Encrypt (with the encryption context ${CONTEXT_TEXT})`, async () => {
-      const secret = randomBytes(SIGNING_SECRET_BYTES);
-      try {
-        const out = await ctx.clients.kms.send(new EncryptCommand({ KeyId: keyArn, Plaintext: secret, EncryptionContext: { ...SIGNING_SECRET_CONTEXT } }));
-        if (!out.CiphertextBlob?.length) throw new DeployError("encrypting", RESOURCE, name, "EmptyCiphertext", "KMS returned no ciphertext. Run the same command again.");
-        return Buffer.from(out.CiphertextBlob).toString("base64");
-      } finally {
-        secret.fill(0);
-      }
-    }),
-  );
+  if (ctx.dryRun) return undefined;
+  return step("encrypting", RESOURCE, name, `kms:Encrypt (with the encryption context ${CONTEXT_TEXT})`, async () => {
+    const secret = randomBytes(SIGNING_SECRET_BYTES);
+    try {
+      const out = await ctx.clients.kms.send(new EncryptCommand({ KeyId: keyArn, Plaintext: secret, EncryptionContext: { ...SIGNING_SECRET_CONTEXT } }));
+      if (!out.CiphertextBlob?.length) throw new DeployError("encrypting", RESOURCE, name, "EmptyCiphertext", "KMS returned no ciphertext. Run the same command again.");
+      return Buffer.from(out.CiphertextBlob).toString("base64");
+    } finally {
+      secret.fill(0);
+    }
+  });
 }
 
 /**
