@@ -11,7 +11,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import sharp from "sharp";
 import { parseRuntimeSettings } from "../config/load.ts";
 import { settingsFromEnv } from "../config/runtime-env.ts";
-import type { RuntimeSettings } from "../config/schema.ts";
+import type { InputFormat, RuntimeSettings } from "../config/schema.ts";
 import { createApp } from "../function/app.ts";
 import { ApiError } from "../function/errors.ts";
 import { DecodeBudget } from "../function/image/budget.ts";
@@ -83,6 +83,21 @@ describe("the structural check (pure: no sharp, no I/O)", () => {
       assert.equal(calls.count, 0);
     } finally {
       calls.restore();
+    }
+  });
+
+  test("every prefix of a real file of each format is either passed on or refused as unreadable: never a crash of the walk", () => {
+    // A truncated TIFF header once read its first directory's offset past the end (a RangeError, a 500); found by property.test.ts.
+    for (const name of ["sharp_8bit_depth.tiff", "sharp_concert.jpg", "pngsuite_basn6a08.png", "image-rs_interlaced.gif", "sharp_rotating-squares.webp", "libheif_avif32.heif"]) {
+      const bytes = loadFixture(name);
+      const format = sniffFormat(bytes)!;
+      for (let length = 4; length <= Math.min(bytes.length, 600); length++) {
+        try {
+          checkStructure(bytes.subarray(0, length), format as InputFormat, settings.input);
+        } catch (e) {
+          assert.ok(e instanceof ApiError && e.status < 500, `${name} cut at ${length}: ${String(e)}`);
+        }
+      }
     }
   });
 

@@ -186,6 +186,8 @@ export function countTiffDirectories(buf: Buffer, stopAt = Infinity): number {
   const u32 = (at: number) => (little ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
   const u64 = (at: number) => Number(little ? buf.readBigUInt64LE(at) : buf.readBigUInt64BE(at));
   const big = u16(2) === 43;
+  // A header too short to hold the first directory's offset: the decoder refuses it as unreadable.
+  if (buf.length < (big ? 16 : 8)) return 0;
   const seen = new Set<number>();
   let count = 0;
   for (let at = big ? u64(8) : u32(4); at > 0 && !seen.has(at) && count < stopAt; ) {
@@ -206,6 +208,16 @@ export function countTiffDirectories(buf: Buffer, stopAt = Infinity): number {
  * allowed (TOO_MANY_FRAMES). Runs before any sharp call.
  */
 export function checkStructure(buf: Buffer, format: InputFormat, limits: StructureLimits): void {
+  try {
+    checkFormat(buf, format, limits);
+  } catch (e) {
+    // A field pointing past the end: the file is truncated, whatever the walk expected to read there.
+    if (e instanceof RangeError) throw new ApiError("UNREADABLE_IMAGE", "The image data is corrupt or truncated and cannot be decoded.", { cause: e });
+    throw e;
+  }
+}
+
+function checkFormat(buf: Buffer, format: InputFormat, limits: StructureLimits): void {
   const cap = FRAME_COUNT_CAP + 1;
   switch (format) {
     case "jpeg":

@@ -97,6 +97,38 @@ export const DEPLOYER_ALLOWED: Scenario[] = [
   { name: "sets the account's CloudWatch role", source: DOC.apigwTags, expect: "Allow", request: api("PATCH", () => "/account") },
   { name: "creates the trail", source: DOC.trail, expect: "Allow", request: (p) => deployer(p, "cloudtrail:CreateTrail", refs(p).trail, requestTags(p.ctx.names.stack)) },
   { name: "finds trails", source: DOC.trail, expect: "Allow", request: (p) => deployer(p, "cloudtrail:DescribeTrails", "*") },
+  {
+    name: "reads the account's Lambda concurrency before reserving some",
+    source: "https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html",
+    expect: "Allow",
+    request: (p) => deployer(p, "lambda:GetAccountSettings", "*"),
+  },
+  {
+    name: "finds the stack's API keys by tag (never GetApiKeys)",
+    source: "https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html",
+    expect: "Allow",
+    request: (p) => deployer(p, "tag:GetResources", "*"),
+  },
+  {
+    name: "creates the stack's rate-limit web ACL",
+    source: "https://docs.aws.amazon.com/waf/latest/developerguide/waf-chapter.html",
+    expect: "Allow",
+    request: (p) => deployer(p, "wafv2:CreateWebACL", arn(p.ctx, "wafv2", `regional/webacl/${p.ctx.names.stack}-rate-limit/1a2b3c`), requestTags(p.ctx.names.stack)),
+  },
+  { name: "finds web ACLs", source: "https://docs.aws.amazon.com/waf/latest/APIReference/API_ListWebACLs.html", expect: "Allow", request: (p) => deployer(p, "wafv2:ListWebACLs", "*") },
+  {
+    name: "associates the web ACL with its stage (WAF's side)",
+    source: "https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html",
+    expect: "Allow",
+    request: (p) => deployer(p, "wafv2:AssociateWebACL", apigw(p, `/restapis/${p.restApiId}/stages/prod`)),
+  },
+  {
+    name: "associates the web ACL with its stage (API Gateway's side, the stage tagged for the stack)",
+    source: "https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-control-access-aws-waf.html",
+    expect: "Allow",
+    // API Gateway authorizes it on the stage's path; the reference lists no resource type for it.
+    request: (p) => ({ ...deployer(p, "apigateway:SetWebACL", apigw(p, `/restapis/${p.restApiId}/stages/prod`), stackTag(p.ctx.names.stack)), pathAuthorized: true }),
+  },
 ];
 
 const grantSelf = (p: StackPolicies, base: PolicyDocument, action: string, resource: string): PolicyDocument => ({
@@ -105,6 +137,12 @@ const grantSelf = (p: StackPolicies, base: PolicyDocument, action: string, resou
 });
 
 export const DEPLOYER_DENIED: Scenario[] = [
+  {
+    name: "sets a web ACL on another stack's stage",
+    source: "https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-control-access-aws-waf.html",
+    expect: "Deny",
+    request: (p) => ({ ...deployer(p, "apigateway:SetWebACL", apigw(p, `/restapis/${OTHER_API}/stages/prod`), stackTag("other-stack")), pathAuthorized: true }),
+  },
   { name: "uses another stack's key", source: DOC.abacKms, expect: "Deny", request: kms("kms:Decrypt", "other") },
   { name: "administers another stack's key", source: DOC.abacKms, expect: "Deny", request: kms("kms:PutKeyPolicy", "other") },
   { name: "administers an untagged key", source: DOC.abacKms, expect: "Deny", request: kms("kms:PutKeyPolicy", "untagged") },

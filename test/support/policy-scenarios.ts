@@ -119,6 +119,13 @@ export const FUNCTION_SCENARIOS: Scenario[] = [
   { name: "the function decrypts the URL-signing secret", source: "https://docs.aws.amazon.com/kms/latest/developerguide/encrypt_context.html", expect: "Allow", request: (p) => fn(p, "kms:Decrypt", p.imagesKeyArn, signing, p.docs.imagesKey) },
   { name: "the function decrypts any other ciphertext of the images key directly", source: "https://docs.aws.amazon.com/kms/latest/developerguide/encrypt_context.html", expect: "Deny", request: (p) => fn(p, "kms:Decrypt", p.imagesKeyArn, { "kms:CallerAccount": p.ctx.account }, p.docs.imagesKey) },
   { name: "the function encrypts with the signing context (it never makes secrets)", source: "https://docs.aws.amazon.com/kms/latest/developerguide/encrypt_context.html", expect: "Deny", request: (p) => fn(p, "kms:Encrypt", p.imagesKeyArn, signing, p.docs.imagesKey) },
+  {
+    // Lambda writes a failed S3-trigger event's record as the function's role, under its fixed prefix.
+    name: "Lambda records a failed asynchronous event in the images bucket for the function",
+    source: "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html",
+    expect: "Allow",
+    request: (p) => s3Object("s3:PutObject", `aws/lambda/async/${p.ctx.names.functionName}/2026/01/02/2026-01-02T03.04.05-0b6f5c1e`)(p),
+  },
   { name: "the function writes its logs", source: "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html", expect: "Allow", request: (p) => fn(p, "logs:PutLogEvents", arn(p.ctx, "logs", `log-group:${p.ctx.names.functionLogGroup}:log-stream:2026/01/02/[$LATEST]abc`), {}) },
   { name: "the function writes another function's logs", source: "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html", expect: "Deny", request: (p) => fn(p, "logs:PutLogEvents", arn(p.ctx, "logs", "log-group:/aws/lambda/other-fn:log-stream:x"), {}) },
   // The boundary holds whatever policy the role is given later, and against a bucket policy naming the role's session.
