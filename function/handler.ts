@@ -5,7 +5,7 @@
 // kept for the life of the container (one Decrypt per cold start).
 import { KMSClient } from "@aws-sdk/client-kms";
 import { BUCKET_ENV, settingsFromEnv, SIGNING_SECRET_CONTEXT, SIGNING_SECRET_ENV } from "../config/runtime-env.ts";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError } from "../config/config-error.ts";
 import { BASE_URL_ENV, parseBaseUrl } from "./actions/links.ts";
 import { createLambdaHandler } from "./app.ts";
 import { configureLibvips } from "./image/libvips.ts";

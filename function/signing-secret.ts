@@ -3,7 +3,7 @@
 // bound to an encryption context. It is decrypted once per cold start, on
 // first use, and kept in memory only; it is never logged.
 import { DecryptCommand, type DecryptCommandOutput, type KMSClient } from "@aws-sdk/client-kms";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError } from "../config/config-error.ts";
 import { ApiError } from "./errors.ts";
 import type { SigningSecret } from "./signed-urls.ts";
 

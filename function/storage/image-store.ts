@@ -11,7 +11,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { INPUT_FORMATS, type InputFormat } from "../../config/schema.ts";
+import { INPUT_FORMATS, type InputFormat } from "../../config/constants.ts";
 import { ApiError } from "../errors.ts";
 import { originalKey, originalRecordKey, uploadKey, variantPrefix } from "./key-layout.ts";
 import { checkedMetadata, decodeName, isChecked, originalMetaOf, variantMetaOf, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
