@@ -2,8 +2,10 @@
 // raw pixels, with the project's settings (encodeAs) and with sharp's
 // defaults. AVIF is what can push a request towards API Gateway's 29 s.
 import sharp, { type Sharp } from "sharp";
+import type { RuntimeSettings } from "../config/schema.ts";
+import { inspectImage } from "../function/image/inspect.ts";
 import type { EncodedFormat } from "../function/image/output.ts";
-import { AVIF_EFFORT, encodeAs, WEBP_EFFORT, type Job } from "../function/image/render.ts";
+import { AVIF_EFFORT, encodeAs, renderVariants, WEBP_EFFORT, type Job } from "../function/image/render.ts";
 import { measure, median } from "./measure.ts";
 
 export interface EncoderResult {
@@ -62,4 +64,18 @@ export async function measureEncoders(photo: Buffer, rounds: number): Promise<En
     });
   }
   return results;
+}
+
+/**
+ * An AVIF size of a real 6 MP photo, rendered as a request renders it (decode,
+ * resize, encode at the project's effort) with the bench's one libvips thread,
+ * as on a 1536 MB Lambda: the slowest encoder against API Gateway's 29 s.
+ * Median CPU ms of `rounds`.
+ */
+export async function measureAvifRender(photo: Buffer, settings: RuntimeSettings, rounds: number): Promise<number> {
+  const info = await inspectImage(photo, settings.input);
+  const spec = { ...settings.sizes.large!, format: "avif" as const };
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) samples.push((await measure(() => renderVariants(photo, info, [["large", spec]], settings))).cpuMs);
+  return median(samples);
 }

@@ -14,7 +14,7 @@ import { responseJson, uploadEvent } from "../test/support/events.ts";
 import { gifFrames, pngShape, pngTextBomb, tiffPages, webpFrames } from "../test/support/hostile-images.ts";
 import { scanBomb } from "../test/support/scan-bomb.ts";
 import { measure, median, round } from "./measure.ts";
-import { check, type Check } from "./report.ts";
+import { check, type Check } from "./acceptance.ts";
 
 export const REFUSAL_CPU_TARGET_MS = 1000;
 

@@ -1,17 +1,13 @@
-// What the benchmark prints, and its acceptance checks.
+// What the benchmark prints, and what it writes to bench/results.json.
 import type { Architecture } from "../deploy/function-zip.ts";
+import { formatCheck, type Check } from "./acceptance.ts";
 import type { ColdStart } from "./cold-start.ts";
+import { formatCost, type CostRow } from "./cost.ts";
 import type { CpuRow } from "./cpu.ts";
 import type { EncoderResult } from "./encoders.ts";
+import type { RefusalCost } from "./checks.ts";
+import { formatHostile, type HostileResults } from "./hostile.ts";
 import type { RssResult } from "./rss.ts";
-
-export interface Check {
-  name: string;
-  measured: number;
-  limit: number;
-  unit: string;
-  pass: boolean;
-}
 
 export interface BenchResults {
   machine: { node: string; sharp: string; libvips: string; cpus: number; cpuModel: string | undefined; libvipsThreads: number; loadAverage: { before: number; after: number } };
@@ -21,6 +17,8 @@ export interface BenchResults {
   sizes: string;
   vipsthumbnail: string;
   cpu: CpuRow[];
+  /** CPU ms of POST /images's check (header, full decode) per input. */
+  uploadCheckCpuMs: Record<string, number>;
   /** Peak RSS after 1, 3 and 10 requests in one process, without and with MALLOC_ARENA_MAX=2. */
   rss: Record<"1" | "3" | "10", RssResult[]>;
   rssRuns: number;
@@ -28,13 +26,14 @@ export interface BenchResults {
   zipBytes: Record<Architecture, number>;
   encoders: EncoderResult[];
   encoderRounds: number;
+  avifRenderCpuMs: number;
+  refusals: RefusalCost;
+  hostile: HostileResults;
+  /** Per million uploads, per architecture, at the configured memory. */
+  cost: { memoryMb: number; prices: unknown; rows: CostRow[] };
   acceptance: Check[];
   passed: boolean;
   seconds: number;
-}
-
-export function check(name: string, measured: number, limit: number, unit: string): Check {
-  return { name, measured, limit, unit, pass: Number.isFinite(measured) && measured <= limit };
 }
 
 function table(head: string[], rows: Array<Array<string | number>>): string {
@@ -47,7 +46,6 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
 const ms = (n: number | undefined) => (n === undefined ? "-" : n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const ratio = (n: number | undefined) => (n === undefined ? "-" : n.toFixed(3));
 const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(2)} MB`;
-const fmt = (n: number, unit: string) => (unit === "" ? n.toFixed(3) : `${n.toFixed(unit === "MB" ? 2 : 1)} ${unit}`);
 
 export function formatResults(r: BenchResults): string {
   const vips = r.vipsthumbnail === "not installed";
@@ -78,11 +76,18 @@ export function formatResults(r: BenchResults): string {
     "",
   );
   const c = r.coldStart;
-  out.push(`Cold start: import of the bundled handler (x86_64 zip, sharp included), fresh process, median of ${c.runs.length}: ${c.importMs.toFixed(1)} ms, CPU ${c.importCpuMs.toFixed(1)} ms (whole process ${c.processMs.toFixed(0)} ms; runs ${c.runs.join(", ")})`);
+  out.push(`Cold start, fresh node processes from the unpacked zip for this CPU, median of ${c.runs} each (CPU = user+system of all threads):`);
+  out.push(table(["import", "wall ms", "CPU ms"], [["bundled handler (index.mjs)", ms(c.handler.wallMs), ms(c.handler.cpuMs)], ["sharp alone", ms(c.sharp.wallMs), ms(c.sharp.cpuMs)], ["handler / sharp", ratio(c.importOverSharpWall), ratio(c.importOverSharp)]]));
+  out.push(`Init under a Lambda runtime stand-in (spawn to the first GET /next), median of ${c.initMs.runs}: handler ${c.initMs.handler} ms, a function of sharp alone ${c.initMs.sharpOnly} ms, a bare node start ${c.initMs.bareNode} ms`);
   out.push(`Deploy zip: arm64 ${mb(r.zipBytes.arm64)}, x86_64 ${mb(r.zipBytes.x86_64)}`, "");
   out.push(`Encoders at 1600 px wide (the 24 MP photo resized), CPU ms, median of ${r.encoderRounds}:`);
-  out.push(table(["format", "project's setting", "ms", "KB", "sharp default", "ms", "KB"], r.encoders.map((e) => [e.format, e.chosen, ms(e.chosenMs), e.chosenKb.toFixed(0), e.sharpDefault, ms(e.defaultMs), e.defaultKb.toFixed(0)])), "");
-  out.push(`Acceptance (load average ${r.machine.loadAverage.before.toFixed(2)} before, ${r.machine.loadAverage.after.toFixed(2)} after, on ${r.machine.cpus} CPUs):`);
-  out.push(...r.acceptance.map((k) => `${k.pass ? "PASS" : "FAIL"}  ${k.name}: ${fmt(k.measured, k.unit)} (limit ${fmt(k.limit, k.unit)})`));
+  out.push(table(["format", "project's setting", "ms", "KB", "sharp default", "ms", "KB"], r.encoders.map((e) => [e.format, e.chosen, ms(e.chosenMs), e.chosenKb.toFixed(0), e.sharpDefault, ms(e.defaultMs), e.defaultKb.toFixed(0)])));
+  out.push(`AVIF at 1600 px from a 6 MP photo, decode to encode, 1 libvips thread: ${ms(r.avifRenderCpuMs)} ms CPU`, "");
+  out.push(`POST /images's check (header, full decode), CPU ms: ${Object.entries(r.uploadCheckCpuMs).map(([id, v]) => `${id} ${ms(v)}`).join(", ")}`);
+  out.push(`Invalid files and bombs of the test fixtures (${r.refusals.fixtures}), refused by the same check: the costliest ${r.refusals.slowest.file} (${r.refusals.slowest.code}) ${ms(r.refusals.slowest.cpuMs)} ms CPU${r.refusals.accepted.length > 0 ? `; NOT REFUSED: ${r.refusals.accepted.join(", ")}` : ""}`);
+  out.push(formatHostile(r.hostile), "");
+  out.push(formatCost(r.cost.rows, r.cost.memoryMb), "");
+  out.push(`Acceptance (load average ${r.machine.loadAverage.before.toFixed(2)} before, ${r.machine.loadAverage.after.toFixed(2)} after, on ${r.machine.cpus} CPUs; each line with the load when it was measured):`);
+  out.push(...r.acceptance.map(formatCheck));
   return out.join("\n");
 }

@@ -2,25 +2,10 @@
 // naming the field, what was expected and what was received (sharp's style).
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
+import { ConfigError, describeReceived } from "./config-error.ts";
 import { configSchema, runtimeSettingsSchema, type Config, type RuntimeSettings } from "./schema.ts";
 
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  readonly code = "INVALID_CONFIG";
-  constructor(
-    readonly source: string,
-    readonly problems: string[],
-  ) {
-    super(`${source} is not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-  }
-}
-
-function describeReceived(value: unknown): string {
-  if (value === undefined) return "nothing";
-  const shown = JSON.stringify(value);
-  const text = shown === undefined ? String(value) : shown.length > 60 ? `${shown.slice(0, 57)}...` : shown;
-  return `${text} of type ${Array.isArray(value) ? "array" : value === null ? "null" : typeof value}`;
-}
+export { ConfigError } from "./config-error.ts";
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.length > 0 ? issue.path.join(".") : "(top level)";

@@ -1,6 +1,8 @@
 // How deploy hands the handler its settings: one JSON environment variable,
-// checked again at cold start with the same schema as config.json.
-import { parseRuntimeSettings } from "./load.ts";
+// checked again at cold start with the same rules as config.json, by
+// runtime-check.ts rather than the zod schema, which would double the bundle.
+import { ConfigError } from "./config-error.ts";
+import { checkRuntimeSettings } from "./runtime-check.ts";
 import type { Config, RuntimeSettings } from "./schema.ts";
 
 export const SETTINGS_ENV = "IMGAPI_SETTINGS";
@@ -22,15 +24,15 @@ export function settingsToEnv(settings: RuntimeSettings): string {
 export function settingsFromEnv(env: NodeJS.ProcessEnv): RuntimeSettings {
   const raw = env[SETTINGS_ENV];
   if (raw === undefined || raw === "") {
-    return parseRuntimeSettings({ sizes: DEFAULT_SIZES }, `environment (${SETTINGS_ENV} unset, defaults)`);
+    return checkRuntimeSettings({ sizes: DEFAULT_SIZES }, `environment (${SETTINGS_ENV} unset, defaults)`);
   }
   let data: unknown;
   try {
     data = JSON.parse(raw);
   } catch (e) {
-    return parseRuntimeSettings(`not JSON: ${(e as Error).message}`, SETTINGS_ENV);
+    throw new ConfigError(SETTINGS_ENV, [`not valid JSON: ${(e as Error).message}: redeploy with deploy/index.ts, which writes it`]);
   }
-  return parseRuntimeSettings(data, SETTINGS_ENV);
+  return checkRuntimeSettings(data, SETTINGS_ENV);
 }
 
 /** The sizes used when nothing is configured (local mode, tests). */

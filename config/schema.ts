@@ -1,24 +1,12 @@
 // The one schema for config.json. The handler's runtime part (sizes, output,
 // input limits, CORS) is a sub-schema so deploy can hand exactly that to the
 // Lambda through an environment variable and the handler can check it again at
-// cold start with the same rules.
+// cold start with the same rules (config/runtime-check.ts, without zod, held to
+// this schema by test/runtime-check.test.ts).
 import { z } from "zod";
+import { INPUT_FORMATS, MAX_UPLOAD_BYTES_CEILING, OUTPUT_FORMATS } from "./constants.ts";
 
-/** Formats we accept as input. Anything else (SVG, HEIC, BMP, PDF...) is refused. */
-export const INPUT_FORMATS = ["jpeg", "png", "webp", "gif", "avif", "tiff"] as const;
-export type InputFormat = (typeof INPUT_FORMATS)[number];
-
-/**
- * Formats a variant can be written in; "original" keeps the input's format when
- * browsers can show it; "auto" picks AVIF, WebP or the original's format from
- * the request's Accept header (stored once per format, answered with Vary: Accept).
- */
-export const OUTPUT_FORMATS = ["jpeg", "png", "webp", "avif", "original", "auto"] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-// Lambda's synchronous payload limit is 6 MB for the whole event; a base64 body
-// grows by 4/3, so about 4.4 MB of image is the most that can ever arrive.
-export const MAX_UPLOAD_BYTES_CEILING = 4_400_000;
+export { INPUT_FORMATS, MAX_UPLOAD_BYTES_CEILING, OUTPUT_FORMATS, type InputFormat, type OutputFormat } from "./constants.ts";
 
 // The only values CloudWatch Logs' PutRetentionPolicy accepts.
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];

@@ -126,43 +126,18 @@ describe("on moto, through the handler", () => {
     assert.deepEqual([meta.format, meta.width, meta.hasAlpha], ["png", 320, true]);
   });
 
-  test("AVIF at 1600 px, from a 6 MP photo, stays well within API Gateway's 29 s", async (t) => {
-    // The encode alone, with the pipeline's own settings (function/image/render.ts).
+  // How long AVIF takes is measured by npm run bench (bench/encoders.ts), with
+  // the machine's load and one libvips thread as on Lambda; here only a hang fails.
+  test("AVIF at 1600 px, from a 6 MP photo: rendered, and served by a whole request", { timeout: 120_000 }, async () => {
     const original = loadFixture(PHOTO);
     const info = await inspectImage(original, settings.input);
-    const spec = { ...settings.sizes.large!, format: "avif" as const };
-    const timings: number[] = [];
-    let bytes = 0;
-    for (let i = 0; i < 2; i++) {
-      const started = performance.now();
-      const [variant] = await renderVariants(original, info, [["large", spec]], settings);
-      timings.push(performance.now() - started);
-      bytes = variant!.data.length;
-    }
-    // A 1536 MB Lambda has about one vCPU: the same with one libvips thread.
-    const threads = sharp.concurrency();
-    let single = Math.min(...timings);
-    if (threads > 1) {
-      sharp.concurrency(1);
-      try {
-        const started = performance.now();
-        await renderVariants(original, info, [["large", spec]], settings);
-        single = performance.now() - started;
-      } finally {
-        sharp.concurrency(threads);
-      }
-    }
+    const [variant] = await renderVariants(original, info, [["large", { ...settings.sizes.large!, format: "avif" as const }]], settings);
+    const meta = await sharp(variant!.data).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ["heif", 1600, Math.round((1600 * info.height) / info.width)]);
     // And the whole request: S3 read, decode, resize, encode, S3 write.
-    const started = performance.now();
     const res = await handler(withAccept(sizeEvent(id, "large"), "image/avif"));
-    const request = performance.now() - started;
     assert.equal(res.statusCode, 200);
     assert.deepEqual(await decoded(res), ["heif", 1600]);
-    t.diagnostic(
-      `AVIF 1600 px from ${info.width}x${info.height} (${bytes} bytes): render ${timings.map((ms) => `${Math.round(ms)} ms`).join(", ")} ` +
-        `with ${threads} libvips thread(s)${threads > 1 ? `, ${Math.round(single)} ms with 1` : ""}; whole first request ${Math.round(request)} ms`,
-    );
-    assert.ok(single < 10_000, "AVIF encoding on one thread should take a fraction of the 29 s limit");
   });
 });
 

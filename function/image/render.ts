@@ -42,15 +42,19 @@ type Settings = { output: RuntimeSettings["output"]; input: InputLimits };
 
 /**
  * Encoder effort, chosen per format for a function that must answer within API
- * Gateway's 29 s on well under one vCPU (bench/ measures each on a 1600 px
- * photo). WebP 4 is libwebp's default: 2 would save half its CPU for about 5%
- * more bytes on every later download, and WebP is never what makes a request
- * slow. AVIF is: aom at effort 4 (sharp's default) takes about 7 s of CPU for
- * 1600 px, effort 3 about 1.1 s for files about 1% larger, so 3; above
- * AVIF_FAST_PIXELS effort 0 (about 6x faster again, 5-7% larger), so that even
- * a 40 MP AVIF output stays a few seconds rather than half a minute.
+ * Gateway's 29 s on well under one vCPU. WebP, the default output, is where an
+ * upload's CPU goes; npm run bench:webp measures every effort on the default
+ * sizes of the bench's inputs (README, "WebP effort"): 3 makes the same bytes
+ * at the same SSIM as libwebp's default 4 for 6-14% less CPU; 2 would halve
+ * the CPU but make every later download 3-6% larger, which costs more than it
+ * saves once an image is downloaded about twice; smartSubsample keeps more
+ * colour for 17% more bytes and 80% more CPU, so it stays off. AVIF: aom at
+ * effort 4 (sharp's default) takes about 7 s of CPU for 1600 px, effort 3
+ * about 1.3 s for files about 1% larger, so 3; above AVIF_FAST_PIXELS effort
+ * 0 (about 6x faster again, 5-7% larger), so that even a 40 MP AVIF output
+ * stays a few seconds rather than half a minute.
  */
-export const WEBP_EFFORT = 4;
+export const WEBP_EFFORT = 3;
 export const AVIF_EFFORT = 3;
 export const AVIF_FAST_EFFORT = 0;
 export const AVIF_FAST_PIXELS = 4_000_000;

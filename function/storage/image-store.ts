@@ -10,8 +10,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { INPUT_FORMATS, type InputFormat } from "../../config/schema.ts";
+import { INPUT_FORMATS, type InputFormat } from "../../config/constants.ts";
 import { ApiError } from "../errors.ts";
 import { originalKey, originalRecordKey, uploadKey, variantPrefix } from "./key-layout.ts";
 import { checkedMetadata, decodeName, isChecked, originalMetaOf, variantMetaOf, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
@@ -304,6 +303,8 @@ export class ImageStore {
 
   /** A short-lived URL for a variant too large for a Lambda response. */
   async presignVariant(key: string, expiresInSeconds: number): Promise<string> {
+    // Loaded on the first large variant, as in presignUpload.
+    const { getSignedUrl } = await import("@aws-sdk/s3-request-presigner");
     return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
   }
 

@@ -2,7 +2,7 @@
 // original carries its sniffed format, dimensions and alpha (POST /images, a
 // moved upload); every variant its dimensions and settings tag. S3 metadata
 // is ASCII only, so the user's file name is kept percent-encoded.
-import { INPUT_FORMATS, type InputFormat } from "../../config/schema.ts";
+import { INPUT_FORMATS, type InputFormat } from "../../config/constants.ts";
 
 export interface OriginalMeta {
   id: string;

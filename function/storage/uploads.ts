@@ -3,7 +3,6 @@
 // facts as metadata, or deleted. So originals/ only ever holds bytes that
 // were checked, and whatever stays in uploads/ a lifecycle rule expires.
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { MIME_TYPES } from "../image/formats.ts";
 import { originalKey, uploadKey } from "./key-layout.ts";
 import { checkedMetadata, type OriginalMeta } from "./object-meta.ts";
@@ -20,7 +19,9 @@ export interface UploadRequest {
  * signed headers: S3 refuses a PUT whose type or length differs. The name
  * travels as x-amz-meta-name in the signed query string.
  */
-export function presignUpload(s3: S3Client, bucket: string, id: string, upload: UploadRequest, expiresInSeconds: number): Promise<string> {
+export async function presignUpload(s3: S3Client, bucket: string, id: string, upload: UploadRequest, expiresInSeconds: number): Promise<string> {
+  // Loaded on the first presigned URL: a cold start that makes none does not pay for it.
+  const { getSignedUrl } = await import("@aws-sdk/s3-request-presigner");
   const command = new PutObjectCommand({
     Bucket: bucket,
     Key: uploadKey(id),
