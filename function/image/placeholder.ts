@@ -27,7 +27,7 @@ export interface PlaceholderPixels {
 /** The last steps of a pipeline whose output is placeholder pixels (upright, sRGB, RGBA, 8 bits, at most 100x100). */
 export function toPlaceholderPixels(pipeline: Sharp): Sharp {
   return pipeline
-    .resize(PLACEHOLDER_SIDE, PLACEHOLDER_SIDE, { fit: "inside", withoutEnlargement: true })
+    .resize(PLACEHOLDER_SIDE, PLACEHOLDER_SIDE, { fit: "inside" })
     .toColourspace("srgb")
     .ensureAlpha()
     .raw({ depth: "uchar" });
