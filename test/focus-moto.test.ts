@@ -4,7 +4,7 @@
 // stable code.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { settingsFromEnv } from "../config/runtime-env.ts";
 import { createApp, type Handler } from "../function/app.ts";
@@ -114,7 +114,7 @@ test("a direct write: the focal point goes into its record; an upload not checke
   await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `originals/${id}`, Body: await photo(), ContentType: "image/jpeg" }));
   await handler(listEvent(id));
   assert.equal((await handler(focusEvent(id, { x: 0.9, y: 0.5 }))).statusCode, 200);
-  const record = JSON.parse(await (await s3.send(new (await import("@aws-sdk/client-s3")).GetObjectCommand({ Bucket: BUCKET, Key: `resized/${id}/_original.json` }))).Body!.transformToString()) as { focus?: string };
+  const record = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `resized/${id}/_original.json` }))).Body!.transformToString()) as { focus?: string };
   assert.equal(record.focus, "0.9000,0.5000");
   assert.ok((await redShare((await thumbnail(handler, id)).data)) > 0.03);
 
