@@ -13,8 +13,8 @@ export const SIGNING_SECRET_ENV = "IMGAPI_SIGNING_SECRET_CIPHERTEXT";
 export const SIGNING_SECRET_CONTEXT = { purpose: "imgapi-url-signing" } as const;
 
 export function runtimeSettingsOf(config: Config | RuntimeSettings): RuntimeSettings {
-  const { sizes, output, input, cors, uploads, publicUrls } = config;
-  return { sizes, output, input, cors, uploads, publicUrls };
+  const { sizes, output, input, cors, uploads, publicUrls, sizesAt } = config;
+  return { sizes, output, input, cors, uploads, publicUrls, sizesAt };
 }
 
 export function settingsToEnv(settings: RuntimeSettings): string {

@@ -17,11 +17,21 @@ const sizeName = z
 
 const dimension = z.number().int().min(1).max(10_000);
 
+/**
+ * Which part of the image a cover crop keeps when the original has no focal
+ * point: the centre, or libvips' saliency strategies as sharp exposes them
+ * (https://sharp.pixelplumbing.com/api-resize#resize): "attention" (skin
+ * tones, saturation, luminance edges), "entropy" (the most detail).
+ */
+export const CROP_POSITIONS = ["centre", "attention", "entropy"] as const;
+export type CropPosition = (typeof CROP_POSITIONS)[number];
+
 export const sizeSchema = z
   .strictObject({
     width: dimension,
     height: dimension.optional(),
     fit: z.enum(["cover", "inside"]).optional(),
+    position: z.enum(CROP_POSITIONS).optional(),
     format: z.enum(OUTPUT_FORMATS).optional(),
     quality: z.number().int().min(1).max(100).optional(),
     enlarge: z.boolean().default(false),
@@ -29,6 +39,10 @@ export const sizeSchema = z
   .refine((s) => !(s.fit === "cover" && s.height === undefined), {
     message: "fit 'cover' needs a height (a box to fill)",
     path: ["fit"],
+  })
+  .refine((s) => s.position === undefined || (s.height !== undefined && s.fit !== "inside"), {
+    message: "position only with a cover crop (a height, and fit 'cover' or no fit)",
+    path: ["position"],
   });
 
 export const runtimeSettingsSchema = z.strictObject({
@@ -68,6 +82,9 @@ export const runtimeSettingsSchema = z.strictObject({
       urlExpiresSeconds: z.number().int().min(60).max(3600).default(300),
     })
     .prefault({}),
+  // "upload": POST /images makes and stores every size from the decode that
+  // checks the upload; "request": each size is made when first asked for.
+  sizesAt: z.enum(["request", "upload"]).default("request"),
   // Signed public URLs (GET /public/images/{id}/{size}?expires=&sig=) for <img src>.
   publicUrls: z
     .strictObject({

@@ -1,7 +1,7 @@
 // The Lambda's request dispatch: route the API Gateway event, map domain errors
 // to their 4xx/5xx answers, add CORS headers, log one line. Built by a factory
 // so tests and the local server can hand in their own store and log sink.
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, S3Event } from "aws-lambda";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, S3BatchEvent, S3BatchResult, S3Event } from "aws-lambda";
 import type { RuntimeSettings } from "../config/schema.ts";
 import { createUpload } from "./actions/create-upload.ts";
 import { deleteImage } from "./actions/delete-image.ts";
@@ -9,11 +9,14 @@ import { getSize, MAX_INLINE_BYTES } from "./actions/get-size.ts";
 import { apiBase } from "./actions/links.ts";
 import { listSizes, type PublicUrlSigner } from "./actions/list-sizes.ts";
 import { publicSize } from "./actions/public-size.ts";
+import { setFocus } from "./actions/set-focus.ts";
 import { uploadImage } from "./actions/upload-image.ts";
 import { ApiError } from "./errors.ts";
 import { base64Length, header } from "./http/request.ts";
 import { corsHeaders, errorResult, mergeHeaders } from "./http/response.ts";
 import { writeRequestLog, type LogSink } from "./log.ts";
+import { createBatchHandler, isBatchEvent } from "./batch-event.ts";
+import { createReprocessHandler, isReprocessEvent, type ReprocessEvent, type ReprocessOutcome } from "./reprocess-event.ts";
 import { createS3EventHandler, isS3Event, type S3EventOutcome } from "./s3-events.ts";
 import { signedUrl, type SigningSecret } from "./signed-urls.ts";
 import type { ImageStore } from "./storage/image-store.ts";
@@ -33,9 +36,15 @@ export interface AppOptions {
 
 export type Handler = (event: APIGatewayProxyEvent, context?: Partial<Context>) => Promise<APIGatewayProxyResult>;
 
-/** The Lambda's entry: API Gateway requests, and S3 notifications when resizeOnUpload is on. */
+/**
+ * The Lambda's entry: API Gateway requests, S3 notifications when
+ * resizeOnUpload is on, and reprocessing (the reprocess command's direct
+ * invokes, S3 Batch Operations jobs).
+ */
 export interface LambdaHandler {
   (event: S3Event, context?: Partial<Context>): Promise<S3EventOutcome>;
+  (event: ReprocessEvent, context?: Partial<Context>): Promise<ReprocessOutcome>;
+  (event: S3BatchEvent, context?: Partial<Context>): Promise<S3BatchResult>;
   (event: APIGatewayProxyEvent, context?: Partial<Context>): Promise<APIGatewayProxyResult>;
 }
 
@@ -71,13 +80,17 @@ export function createApp(options: AppOptions): Handler {
       case "OPTIONS":
         return { statusCode: 204, headers: {}, body: "" };
       case "POST /images":
-        return uploadImage(event, settings, store, base());
+        return uploadImage(event, settings, store, base(), await publicUrlSigner());
       case "GET /images/{id}":
         return listSizes(event, settings, store, base(), await publicUrlSigner());
       case "GET /images/{id}/{size}":
         return getSize(event, settings, store, { maxInlineBytes });
       case "DELETE /images/{id}":
         return deleteImage(event, store);
+      case "PUT /images/{id}/focus":
+        return setFocus(event, settings, store, base(), false);
+      case "DELETE /images/{id}/focus":
+        return setFocus(event, settings, store, base(), true);
       case "POST /uploads":
         return createUpload(event, settings, store, base(), now());
       case "GET /public/images/{id}/{size}":
@@ -120,11 +133,17 @@ export function createApp(options: AppOptions): Handler {
   };
 }
 
-/** One function for both event sources: S3 notifications and API Gateway requests. */
+/** One function for every event source: S3 notifications, reprocessing, Batch Operations and API Gateway requests. */
 export function createLambdaHandler(options: AppOptions): LambdaHandler {
   const api = createApp(options);
-  const onS3Event = createS3EventHandler({ store: options.store, settings: options.settings, log: options.log ?? ((line: string) => console.log(line)) });
-  return function handler(event: APIGatewayProxyEvent | S3Event, context?: Partial<Context>) {
-    return isS3Event(event) ? onS3Event(event, context) : api(event, context);
+  const inner = { store: options.store, settings: options.settings, log: options.log ?? ((line: string) => console.log(line)) };
+  const onS3Event = createS3EventHandler(inner);
+  const onReprocess = createReprocessHandler(inner);
+  const onBatch = createBatchHandler(onReprocess);
+  return function handler(event: APIGatewayProxyEvent | S3Event | ReprocessEvent | S3BatchEvent, context?: Partial<Context>) {
+    if (isS3Event(event)) return onS3Event(event, context);
+    if (isReprocessEvent(event)) return onReprocess(event, context?.awsRequestId);
+    if (isBatchEvent(event)) return onBatch(event, context?.awsRequestId);
+    return api(event, context);
   } as LambdaHandler;
 }

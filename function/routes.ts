@@ -3,7 +3,7 @@
 // enforces the API key the same way), so the three cannot disagree.
 
 export interface Route {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   /** API Gateway resource path, with {param} placeholders. */
   resource: string;
   /**
@@ -21,6 +21,8 @@ export const ROUTES = [
   { method: "GET", resource: "/public/images/{id}/{size}", access: "public", summary: "Fetch one size's bytes through a signed URL, without credentials" },
   { method: "POST", resource: "/uploads", access: "private", summary: "Get a presigned S3 URL to PUT an original too large for POST /images" },
   { method: "DELETE", resource: "/images/{id}", access: "private", summary: "Delete an image and all its sizes" },
+  { method: "PUT", resource: "/images/{id}/focus", access: "private", summary: "Set the point every cover crop of the image keeps in frame" },
+  { method: "DELETE", resource: "/images/{id}/focus", access: "private", summary: "Clear the image's focal point: cover crops use each size's position again" },
 ] as const satisfies readonly Route[];
 
 export type AuthMode = "apiKey" | "iam";

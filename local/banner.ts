@@ -58,6 +58,8 @@ export function curlExamples(url: string, auth: CallerAuth, settings: RuntimeSet
     "GET /images/{id}": [`curl -s ${url}/images/$ID ${key}`],
     "GET /images/{id}/{size}": [`curl -s ${url}/images/$ID/${size} ${key} -o ${short}.${extension}`],
     "DELETE /images/{id}": [`curl -s -X DELETE ${url}/images/$ID ${key} -o /dev/null -w '%{http_code}\\n'`],
+    "PUT /images/{id}/focus": [`curl -s -X PUT ${url}/images/$ID/focus ${key} -H 'Content-Type: application/json' -d '{"x": 0.3, "y": 0.4}'`],
+    "DELETE /images/{id}/focus": [`curl -s -X DELETE ${url}/images/$ID/focus ${key}`],
     "POST /uploads": [
       `# big.jpg over the 6 MB request limit: ask for a presigned S3 URL bound to its type and length, then PUT it there`,
       `UP=$(curl -s ${url}/uploads ${key} -H 'Content-Type: application/json' -d "{\\"contentType\\": \\"image/jpeg\\", \\"contentLength\\": $(wc -c < big.jpg)}")`,

@@ -26,6 +26,8 @@ const FILES = new Map<string, { file: string; type: string }>([
   ["index.html", { file: "index.html", type: "text/html; charset=utf-8" }],
   ["demo.js", { file: "demo.js", type: "text/javascript; charset=utf-8" }],
   ["demo.css", { file: "demo.css", type: "text/css; charset=utf-8" }],
+  // The placeholder decoder the page imports: the thumbhash package's own module (MIT), served as it is.
+  ["thumbhash.js", { file: "../../node_modules/thumbhash/thumbhash.js", type: "text/javascript; charset=utf-8" }],
 ]);
 
 const HEADERS = {

@@ -116,7 +116,7 @@ describe("openapi.yaml and the code", () => {
       if (route.access === "private") assert.deepEqual(responses["403"], { $ref: "#/components/responses/GatewayForbidden" });
     }
     const query = (m: string, p: string) => ops.find((o) => o.method === m && o.path === p)!.parameters.filter((x) => x.in === "query").map((x) => x.name).sort();
-    assert.deepEqual(query("POST", "/images"), ["name"]);
+    assert.deepEqual(query("POST", "/images"), ["focus", "name"]);
     assert.deepEqual(query("GET", "/images/{id}"), ["force"]);
     assert.deepEqual(query("GET", "/public/images/{id}/{size}"), ["expires", "sig"]);
   });

@@ -8,7 +8,7 @@ import { ApiError } from "../errors.ts";
 import { header } from "../http/request.ts";
 import { binary, type Headers } from "../http/response.ts";
 import { isUnchecked, type ImageStore, type OriginalMeta, type UncheckedOriginal } from "../storage/image-store.ts";
-import { checkId, checkSize, isAuto, needsOriginalFormat, renderAndStore, targetOf } from "../variants.ts";
+import { checkId, checkSize, isAuto, isCover, needsOriginalFormat, renderAndStore, targetOf } from "../variants.ts";
 
 /** Base64 adds a third: 4.4 MB of bytes is about 5.9 MB in the response. */
 export const MAX_INLINE_BYTES = 4_400_000;
@@ -36,16 +36,27 @@ export async function getSize(
   const vary: Headers = isAuto(settings, size) ? { Vary: "Accept" } : {};
 
   let original: OriginalMeta | UncheckedOriginal | undefined;
+  let stored: Awaited<ReturnType<ImageStore["getVariant"]>>;
+  let read = false;
+  const notFound = () => new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
   if (needsOriginalFormat(settings, size, accept)) {
     original = await store.headOriginal(id);
-    if (original === undefined) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
+    if (original === undefined) throw notFound();
+  } else if (isCover(settings, size)) {
+    // A cover size's tag depends on the original's focal point, its key does
+    // not: both are read at once, so the answer waits for one round trip.
+    const key = targetOf(settings, id, size, undefined, accept).key;
+    [original, stored] = await Promise.all([store.headOriginal(id), store.getVariant(key)]);
+    read = true;
+    if (original === undefined) throw notFound();
   }
   // An unchecked original (a presigned upload) has no known format yet: rendering checks it.
-  let stored;
   if (original === undefined || !isUnchecked(original)) {
     const target = targetOf(settings, id, size, original, accept);
-    stored = await store.getVariant(target.key);
+    if (!read) stored = await store.getVariant(target.key);
     if (stored !== undefined && stored.meta.tag !== target.tag) stored = undefined;
+  } else {
+    stored = undefined;
   }
   if (stored === undefined) {
     const done = await renderAndStore(store, settings, id, [{ size, accept }]);

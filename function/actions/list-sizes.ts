@@ -1,6 +1,7 @@
 // GET /images/{id}: create every configured size that is missing or was made
-// with other settings (all of them with ?force=true), then list them, each
-// with a signed public URL when the API has a signing secret.
+// with other settings or another crop (all of them with ?force=true), then
+// list them, each with a signed public URL when the API has a signing secret,
+// and the original's placeholder from its stored facts (no decode).
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RuntimeSettings } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
@@ -8,7 +9,8 @@ import { header, query } from "../http/request.ts";
 import { json } from "../http/response.ts";
 import { isUnchecked, type ImageStore, type OriginalMeta, type VariantMeta } from "../storage/image-store.ts";
 import { checkId, hasAutoSizes, renderAndStore, targetOf } from "../variants.ts";
-import { imageLink, sizeLink } from "./links.ts";
+import { originalEntry, placeholderEntry, variantEntry, type PublicUrlSigner } from "./image-answer.ts";
+import { imageLink } from "./links.ts";
 
 function parseForce(value: string | undefined): boolean {
   if (value === undefined || value === "false") return false;
@@ -16,8 +18,7 @@ function parseForce(value: string | undefined): boolean {
   throw new ApiError("INVALID_REQUEST", `force must be "true" or "false", not "${value.slice(0, 20)}".`);
 }
 
-/** Makes a size's signed public URL from the API's base URL, when public URLs are on. */
-export type PublicUrlSigner = (base: string, id: string, size: string) => string;
+export type { PublicUrlSigner } from "./image-answer.ts";
 
 export async function listSizes(
   event: APIGatewayProxyEvent,
@@ -66,22 +67,9 @@ export async function listSizes(
     200,
     {
       id,
-      original: { key: o.key, format: o.format, width: o.width, height: o.height, bytes: o.bytes, ...(o.name === undefined ? {} : { name: o.name }) },
-      variants: sizes.map((size) => {
-        const meta = found.get(size)!;
-        return {
-          size,
-          key: meta.key,
-          contentType: meta.contentType,
-          format: meta.contentType.replace(/^image\//, ""),
-          width: meta.width,
-          height: meta.height,
-          bytes: meta.bytes,
-          created: created.has(size),
-          link: sizeLink(base, id, size),
-          ...(publicUrl === undefined ? {} : { publicUrl: publicUrl(base, id, size) }),
-        };
-      }),
+      original: originalEntry(o),
+      ...placeholderEntry(o),
+      variants: sizes.map((size) => variantEntry(base, id, size, found.get(size)!, created.has(size), publicUrl)),
       links: { self: imageLink(base, id) },
     },
     hasAutoSizes(settings) ? { Vary: "Accept" } : {},

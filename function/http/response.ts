@@ -7,7 +7,7 @@ export type Headers = Record<string, string>;
 
 export function corsHeaders(requestOrigin: string | undefined, allowed: readonly string[]): Headers {
   const base: Headers = {
-    "Access-Control-Allow-Methods": "GET,POST,DELETE,OPTIONS",
+    "Access-Control-Allow-Methods": "GET,POST,PUT,DELETE,OPTIONS",
     // Authorization and the X-Amz-* headers: SigV4-signed calls in "iam" mode.
     "Access-Control-Allow-Headers": "Content-Type,X-Api-Key,Authorization,If-None-Match,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256",
     "Access-Control-Expose-Headers": "ETag,Location",

@@ -8,6 +8,7 @@ import type { RuntimeSettings } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
 import { DecodeBudget, isTimeout } from "./budget.ts";
 import { sniffFormat } from "./formats.ts";
+import { toPlaceholderPixels, type PlaceholderPixels } from "./placeholder.ts";
 import { checkDimensions, checkStructure } from "./structure.ts";
 import type { InputFormat } from "../../config/schema.ts";
 
@@ -103,10 +104,13 @@ export async function inspectImage(buf: Buffer, limits: InputLimits): Promise<Im
  * Decodes the whole image once at a small scale to prove it is readable, so a
  * truncated or corrupt file is refused at upload instead of failing later.
  * Shrink-on-load keeps this cheap while every compressed byte is still read.
+ * The small upright pixels it decodes to are the placeholder's (placeholder.ts):
+ * the placeholder costs no decode of its own.
  */
-export async function assertDecodes(buf: Buffer, limits: InputLimits, budget = budgetOf(limits)): Promise<void> {
+export async function assertDecodes(buf: Buffer, limits: InputLimits, budget = budgetOf(limits)): Promise<PlaceholderPixels> {
   try {
-    await budget.apply(sharp(buf, decodeOptions(limits)).resize(256, 256, { fit: "inside" })).raw().toBuffer();
+    const { data, info } = await budget.apply(toPlaceholderPixels(sharp(buf, decodeOptions(limits)).autoOrient())).toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
   } catch (e) {
     throw e instanceof ApiError ? e : unreadable(e, budget);
   }

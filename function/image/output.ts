@@ -2,6 +2,7 @@
 // settings stored beside each variant so a changed config regenerates it.
 import { createHash } from "node:crypto";
 import type { InputFormat, RuntimeSettings, SizeSpec } from "../../config/schema.ts";
+import { cropTag, type Crop } from "./crop.ts";
 import { FILE_EXTENSIONS, MIME_TYPES } from "./formats.ts";
 
 export type EncodedFormat = "jpeg" | "png" | "webp" | "avif" | "gif";
@@ -38,8 +39,14 @@ export function chooseOutput(
   };
 }
 
-/** Changes whenever anything that shapes a size's output changes. */
-export function specTag(size: SizeSpec, defaults: RuntimeSettings["output"]): string {
-  const effective = [size.width, size.height ?? null, size.fit ?? null, size.enlarge, size.format ?? defaults.format, size.quality ?? defaults.quality];
+/**
+ * Changes whenever anything that shapes a size's output changes: its settings
+ * and its crop (a position or the original's focal point). A centre crop adds
+ * nothing, so variants made before crops could move keep their tags.
+ */
+export function specTag(size: SizeSpec, defaults: RuntimeSettings["output"], crop: Crop = "centre"): string {
+  const effective: unknown[] = [size.width, size.height ?? null, size.fit ?? null, size.enlarge, size.format ?? defaults.format, size.quality ?? defaults.quality];
+  const cropped = cropTag(crop);
+  if (cropped !== undefined) effective.push(cropped);
   return createHash("sha256").update(JSON.stringify(effective)).digest("hex").slice(0, 16);
 }

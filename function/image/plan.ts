@@ -13,6 +13,8 @@ export interface VariantPlan extends Dimensions {
   scale: number;
   /** True when the output is a crop of the scaled image (fit "cover"). */
   crop: boolean;
+  /** The whole image scaled, before a crop (undefined: the output's own size, no crop). */
+  scaled?: Dimensions;
 }
 
 export function fitOf(size: SizeSpec): "cover" | "inside" {
@@ -30,9 +32,11 @@ export function planVariant(original: Dimensions, size: SizeSpec): VariantPlan {
     // A box larger than the (unenlarged) image shrinks to the image.
     const width = Math.min(size.width, scaledW);
     const height = Math.min(size.height, scaledH);
-    return { width, height, scale, crop: width !== scaledW || height !== scaledH };
+    return { width, height, scale, crop: width !== scaledW || height !== scaledH, scaled: { width: scaledW, height: scaledH } };
   }
   let scale = Math.min(size.width / W, size.height === undefined ? Infinity : size.height / H);
   if (!size.enlarge) scale = Math.min(scale, 1);
-  return { width: Math.max(1, Math.round(W * scale)), height: Math.max(1, Math.round(H * scale)), scale, crop: false };
+  const width = Math.max(1, Math.round(W * scale));
+  const height = Math.max(1, Math.round(H * scale));
+  return { width, height, scale, crop: false, scaled: { width, height } };
 }

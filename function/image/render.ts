@@ -1,4 +1,5 @@
-// The pure image core: original bytes + sizes -> encoded variants. No AWS, no HTTP.
+// The pure image core: original bytes + sizes -> encoded variants (and a
+// placeholder from the same decode). No AWS, no HTTP.
 //
 // Several sizes are made from ONE decode: the original is decoded (with JPEG /
 // WebP shrink-on-load) at the largest scale any size needs, then every size is
@@ -13,7 +14,9 @@ import type { RuntimeSettings, SizeSpec } from "../../config/schema.ts";
 import type { DecodeBudget } from "./budget.ts";
 import { budgetOf, decodeOptions, unreadable, type ImageInfo, type InputLimits } from "./inspect.ts";
 import { ApiError } from "../errors.ts";
+import { cropOf, resizeWithCrop, type Crop, type Focus } from "./crop.ts";
 import { chooseOutput, type OutputChoice } from "./output.ts";
+import { placeholderOf, toPlaceholderPixels, type Placeholder, type PlaceholderPixels } from "./placeholder.ts";
 import { planVariant, type VariantPlan } from "./plan.ts";
 
 export interface Variant extends OutputChoice {
@@ -23,11 +26,13 @@ export interface Variant extends OutputChoice {
   data: Buffer;
 }
 
-/** One size to make: its exact dimensions and how it is encoded. */
+/** One size to make: its exact dimensions, its crop and how it is encoded. */
 export interface Job {
   name: string;
   plan: VariantPlan;
   output: OutputChoice;
+  /** Undefined: the centre. */
+  crop?: Crop;
 }
 
 /** A size's resized image, not yet encoded. */
@@ -59,17 +64,8 @@ export const AVIF_EFFORT = 3;
 export const AVIF_FAST_EFFORT = 0;
 export const AVIF_FAST_PIXELS = 4_000_000;
 
-export function planJobs(info: ImageInfo, sizes: ReadonlyArray<readonly [string, SizeSpec]>, defaults: RuntimeSettings["output"]): Job[] {
-  return sizes.map(([name, size]) => ({ name, plan: planVariant(info, size), output: chooseOutput(size, defaults, info) }));
-}
-
-function resizeTo(pipeline: Sharp, plan: VariantPlan): Sharp {
-  // "fill" is exact because the plan keeps the aspect ratio (to a rounding);
-  // "cover" crops the centre of the scaled image to the box. fastShrinkOnLoad
-  // off: decoding straight to a small size (JPEG DCT scaling by 8, libwebp's
-  // scaler) costs the moire sharp documents, about 33 dB from the exact
-  // resize on a real photo; a size made alone must look as it does in a batch.
-  return pipeline.resize(plan.width, plan.height, { fit: plan.crop ? "cover" : "fill", position: "centre", fastShrinkOnLoad: false });
+export function planJobs(info: ImageInfo, sizes: ReadonlyArray<readonly [string, SizeSpec]>, defaults: RuntimeSettings["output"], focus?: Focus): Job[] {
+  return sizes.map(([name, size]) => ({ name, plan: planVariant(info, size), output: chooseOutput(size, defaults, info), crop: cropOf(size, focus) }));
 }
 
 /** The encoder and its settings for a size: shared with bench/naive.ts so only the decode strategy differs. */
@@ -85,16 +81,41 @@ export function encodeAs(pipeline: Sharp, job: Job, hasAlpha: boolean): Sharp {
   return pipeline.gif();
 }
 
+/** Options of a render: a placeholder from its decode, a focal point for cover crops. */
+export interface RenderOptions {
+  placeholder?: boolean;
+  focus?: Focus | undefined;
+}
+
 /**
- * Every size, resized but not encoded. With one size this is the plain
- * pipeline; with several, the original is decoded once into a raw sRGB
- * intermediate at the largest scale any size needs (never smaller than the
- * largest output, so no size is upscaled from it), and each size is resized
- * from that. Exported for the equivalence test, which compares these pixels.
+ * Every size, resized but not encoded, and the placeholder's pixels when
+ * asked. With one size and no placeholder this is the plain pipeline;
+ * otherwise the original is decoded once into a raw sRGB intermediate at the
+ * largest scale any size needs (never smaller than the largest output, so no
+ * size is upscaled from it), and each size, and the placeholder, is resized
+ * from that. With no size, the placeholder alone is decoded, as small as it is.
  */
-export async function resizeAll(original: Buffer, info: ImageInfo, jobs: Job[], limits: InputLimits, budget = budgetOf(limits)): Promise<Resized[]> {
+export async function decodeOnce(
+  original: Buffer,
+  info: ImageInfo,
+  jobs: Job[],
+  limits: InputLimits,
+  budget = budgetOf(limits),
+  options: { placeholder?: boolean } = {},
+): Promise<{ resized: Resized[]; placeholder?: PlaceholderPixels }> {
   const source = () => sharp(original, decodeOptions(limits)).autoOrient();
-  if (jobs.length <= 1) return jobs.map((job) => ({ job, pipeline: resizeTo(source(), job.plan), hasAlpha: info.hasAlpha }));
+  const run = async <T>(pipeline: () => Promise<T>): Promise<T> => {
+    try {
+      return await pipeline();
+    } catch (e) {
+      throw e instanceof ApiError ? e : unreadable(e, budget);
+    }
+  };
+  if (jobs.length === 0 && options.placeholder) {
+    const { data, info: out } = await run(() => budget.apply(toPlaceholderPixels(source())).toBuffer({ resolveWithObject: true }));
+    return { resized: [], placeholder: { data, width: out.width, height: out.height } };
+  }
+  if (jobs.length <= 1 && !options.placeholder) return { resized: jobs.map((job) => ({ job, pipeline: resizeWithCrop(source(), job.plan, job.crop ?? "centre"), hasAlpha: info.hasAlpha })) };
 
   const scale = Math.max(...jobs.map((j) => j.plan.scale));
   let base = source().toColourspace("srgb");
@@ -102,15 +123,19 @@ export async function resizeAll(original: Buffer, info: ImageInfo, jobs: Job[], 
   // libwebp's scaler) reduces by as much as leaves at least this size, and
   // the smaller sizes, resized again from it with lanczos3, lose its moire.
   if (scale < 1) base = base.resize(Math.max(1, Math.round(info.width * scale)), Math.max(1, Math.round(info.height * scale)), { fit: "fill" });
-  let decoded: { data: Buffer; info: OutputInfo };
-  try {
-    decoded = await budget.apply(base).raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
-  } catch (e) {
-    throw e instanceof ApiError ? e : unreadable(e, budget);
-  }
+  const decoded: { data: Buffer; info: OutputInfo } = await run(() => budget.apply(base).raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true }));
   const raw = { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels };
   const hasAlpha = raw.channels === 2 || raw.channels === 4;
-  return jobs.map((job) => ({ job, pipeline: resizeTo(sharp(decoded.data, { raw }), job.plan), hasAlpha }));
+  const resized = jobs.map((job) => ({ job, pipeline: resizeWithCrop(sharp(decoded.data, { raw }), job.plan, job.crop ?? "centre"), hasAlpha }));
+  if (!options.placeholder) return { resized };
+  // From pixels already in memory: a resize, not a second decode of the original.
+  const small = await run(() => budget.apply(toPlaceholderPixels(sharp(decoded.data, { raw }))).toBuffer({ resolveWithObject: true }));
+  return { resized, placeholder: { data: small.data, width: small.info.width, height: small.info.height } };
+}
+
+/** Every size, resized but not encoded (decodeOnce without a placeholder). Exported for the equivalence test, which compares these pixels. */
+export async function resizeAll(original: Buffer, info: ImageInfo, jobs: Job[], limits: InputLimits, budget = budgetOf(limits)): Promise<Resized[]> {
+  return (await decodeOnce(original, info, jobs, limits, budget)).resized;
 }
 
 async function encode({ job, pipeline, hasAlpha }: Resized, budget: DecodeBudget): Promise<Variant> {
@@ -122,14 +147,29 @@ async function encode({ job, pipeline, hasAlpha }: Resized, budget: DecodeBudget
   }
 }
 
+/** Every size encoded, and the placeholder when asked, from one decode of the original. */
+export async function renderImage(
+  original: Buffer,
+  info: ImageInfo,
+  sizes: ReadonlyArray<readonly [string, SizeSpec]>,
+  settings: Settings,
+  budget = budgetOf(settings.input),
+  options: RenderOptions = {},
+): Promise<{ variants: Variant[]; placeholder?: Placeholder }> {
+  const jobs = planJobs(info, sizes, settings.output, options.focus);
+  const decoded = await decodeOnce(original, info, jobs, settings.input, budget, { placeholder: options.placeholder ?? false });
+  // Encoded in parallel: each toBuffer() runs on its own libuv thread.
+  const variants = await Promise.all(decoded.resized.map((r) => encode(r, budget)));
+  return { variants, ...(decoded.placeholder === undefined ? {} : { placeholder: placeholderOf(decoded.placeholder) }) };
+}
+
 export async function renderVariants(
   original: Buffer,
   info: ImageInfo,
   sizes: ReadonlyArray<readonly [string, SizeSpec]>,
   settings: Settings,
   budget = budgetOf(settings.input),
+  options: { focus?: Focus | undefined } = {},
 ): Promise<Variant[]> {
-  const jobs = planJobs(info, sizes, settings.output);
-  // Encoded in parallel: each toBuffer() runs on its own libuv thread.
-  return Promise.all((await resizeAll(original, info, jobs, settings.input, budget)).map((r) => encode(r, budget)));
+  return (await renderImage(original, info, sizes, settings, budget, options)).variants;
 }

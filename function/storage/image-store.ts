@@ -12,12 +12,20 @@ import {
 } from "@aws-sdk/client-s3";
 import { INPUT_FORMATS, type InputFormat } from "../../config/constants.ts";
 import { ApiError } from "../errors.ts";
-import { originalKey, originalRecordKey, uploadKey, variantPrefix } from "./key-layout.ts";
-import { checkedMetadata, decodeName, isChecked, originalMetaOf, variantMetaOf, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
+import { originalKey, uploadKey, variantPrefix } from "./key-layout.ts";
+import { checkedMetadata, decodeName, isChecked, originalMetaOf, variantMetaOf, type OriginalFacts, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
+import { getRecord, putRecord, rewriteMetadata } from "./original-facts.ts";
 import { isNotFound, translate } from "./s3-errors.ts";
 import { deleteUpload, moveUpload, presignUpload, type UploadRequest } from "./uploads.ts";
 
 export type { OriginalMeta, VariantMeta } from "./object-meta.ts";
+
+/** A checked original, where its facts are kept, and the ETag of the original they were read with. */
+export interface CheckedFacts {
+  meta: OriginalMeta;
+  source: "metadata" | "record";
+  etag: string;
+}
 
 /**
  * An original not checked yet: a presigned upload (key uploads/{id}), or an
@@ -98,7 +106,7 @@ export class ImageStore {
     }
     if (isChecked(head.Metadata)) return originalMetaOf(id, key, head.Metadata, head.ContentLength);
     const name = decodeName(head.Metadata);
-    const record = await this.getOriginalRecord(id);
+    const record = await this.originalRecord(id);
     if (record !== undefined) return { ...record, id, key, bytes: head.ContentLength ?? 0, ...(name === undefined ? {} : { name }) };
     return { id, key, bytes: head.ContentLength ?? 0, ...(name === undefined ? {} : { name }), unchecked: true };
   }
@@ -107,6 +115,30 @@ export class ImageStore {
   async checkedOriginal(id: string): Promise<OriginalMeta | undefined> {
     const head = await this.head(originalKey(id), "reading the original");
     return head !== undefined && isChecked(head.Metadata) ? originalMetaOf(id, originalKey(id), head.Metadata, head.ContentLength) : undefined;
+  }
+
+  /** A checked original's facts for rewriting them; "unchecked" for one not checked yet; undefined when there is none. */
+  async checkedFacts(id: string): Promise<CheckedFacts | "unchecked" | undefined> {
+    const key = originalKey(id);
+    const head = await this.head(key, "reading the original");
+    if (head === undefined) return (await this.head(uploadKey(id), "reading an upload")) === undefined ? undefined : "unchecked";
+    const etag = head.ETag ?? "";
+    if (isChecked(head.Metadata)) return { meta: originalMetaOf(id, key, head.Metadata, head.ContentLength), source: "metadata", etag };
+    const record = await this.originalRecord(id);
+    if (record === undefined) return "unchecked";
+    const name = decodeName(head.Metadata);
+    return { meta: { ...record, id, key, bytes: head.ContentLength ?? 0, ...(name === undefined ? {} : { name }) }, source: "record", etag };
+  }
+
+  /** Stores changed facts (focal point, placeholder) where checkedFacts found them. */
+  async writeFacts(found: CheckedFacts, meta: OriginalMeta): Promise<void> {
+    if (found.source === "record") return this.putOriginalRecord(meta);
+    return rewriteMetadata(this.s3, this.bucket, meta, found.etag);
+  }
+
+  /** Every object under resized/{id}/: the variants in every format, and a direct write's record. */
+  listVariantKeys(id: string): Promise<string[]> {
+    return this.listKeys(variantPrefix(id));
   }
 
   async hasOriginal(id: string): Promise<boolean> {
@@ -163,38 +195,13 @@ export class ImageStore {
   }
 
   /** Records what checking an original found, beside its variants (never under originals/). */
-  async putOriginalRecord(meta: OriginalMeta): Promise<void> {
-    const { format, width, height, hasAlpha } = meta;
-    try {
-      await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: originalRecordKey(meta.id),
-          Body: JSON.stringify({ format, width, height, hasAlpha }),
-          ContentType: "application/json",
-        }),
-      );
-    } catch (e) {
-      throw translate(e, "storing the original's record");
-    }
+  putOriginalRecord(meta: OriginalMeta): Promise<void> {
+    return putRecord(this.s3, this.bucket, meta);
   }
 
-  private async getOriginalRecord(id: string): Promise<Pick<OriginalMeta, "format" | "width" | "height" | "hasAlpha"> | undefined> {
-    let text: string;
-    try {
-      const got = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: originalRecordKey(id) }));
-      text = await got.Body!.transformToString();
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw translate(e, "reading the original's record");
-    }
-    try {
-      const r = JSON.parse(text) as { format?: unknown; width?: unknown; height?: unknown; hasAlpha?: unknown };
-      if (!(INPUT_FORMATS as readonly unknown[]).includes(r.format) || typeof r.width !== "number" || typeof r.height !== "number") return undefined;
-      return { format: r.format as InputFormat, width: r.width, height: r.height, hasAlpha: r.hasAlpha === true };
-    } catch {
-      return undefined; // unreadable: the original is checked again
-    }
+  /** What checking a directly written original found; undefined when it was never checked (or its record is unreadable). */
+  originalRecord(id: string): Promise<OriginalFacts | undefined> {
+    return getRecord(this.s3, this.bucket, id);
   }
 
   /** Removes a rejected original (one that did not come through POST /images). */

@@ -1,8 +1,13 @@
 // What the function writes into S3 object metadata and reads back: a checked
 // original carries its sniffed format, dimensions and alpha (POST /images, a
-// moved upload); every variant its dimensions and settings tag. S3 metadata
-// is ASCII only, so the user's file name is kept percent-encoded.
+// moved upload), its placeholder and focal point; every variant its
+// dimensions and settings tag. S3 metadata is ASCII only, so the user's file
+// name is kept percent-encoded. All of it stays far below S3's 2 KB of user
+// metadata (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html):
+// a ThumbHash is about 36 base64 characters.
 import { INPUT_FORMATS, type InputFormat } from "../../config/constants.ts";
+import { formatFocus, readFocus, type Focus } from "../image/crop.ts";
+import { readPlaceholder, type Placeholder } from "../image/placeholder.ts";
 
 export interface OriginalMeta {
   id: string;
@@ -13,7 +18,14 @@ export interface OriginalMeta {
   hasAlpha: boolean;
   bytes: number;
   name?: string;
+  /** Absent on originals stored before placeholders (the reprocess command makes it). */
+  placeholder?: Placeholder;
+  /** Where every cover crop keeps in frame. */
+  focus?: Focus;
 }
+
+/** What checking an original found, as stored with it (metadata, or the record of a direct write). */
+export type OriginalFacts = Pick<OriginalMeta, "format" | "width" | "height" | "hasAlpha" | "placeholder" | "focus">;
 
 export interface VariantMeta {
   key: string;
@@ -45,14 +57,31 @@ function metaNumber(meta: Metadata, key: string): number {
   return Number.isFinite(n) ? n : 0;
 }
 
+/** The placeholder and focal point as metadata (or record) fields. */
+export function extraFields(original: Pick<OriginalMeta, "placeholder" | "focus">): Record<string, string> {
+  const { placeholder, focus } = original;
+  return {
+    ...(placeholder === undefined ? {} : { thumbhash: placeholder.thumbhash, color: placeholder.color }),
+    ...(focus === undefined ? {} : { focus: formatFocus(focus) }),
+  };
+}
+
+/** The placeholder and focal point read back; malformed ones are dropped (the placeholder is then made again). */
+export function readExtras(fields: Record<string, unknown> | undefined): Pick<OriginalMeta, "placeholder" | "focus"> {
+  const placeholder = readPlaceholder(fields?.thumbhash, fields?.color);
+  const focus = typeof fields?.focus === "string" ? readFocus(fields.focus) : undefined;
+  return { ...(placeholder === undefined ? {} : { placeholder }), ...(focus === undefined ? {} : { focus }) };
+}
+
 /** The metadata of a checked original. */
-export function checkedMetadata(original: Pick<OriginalMeta, "format" | "width" | "height" | "hasAlpha" | "name">): Record<string, string> {
+export function checkedMetadata(original: Pick<OriginalMeta, "format" | "width" | "height" | "hasAlpha" | "name" | "placeholder" | "focus">): Record<string, string> {
   return {
     format: original.format,
     width: String(original.width),
     height: String(original.height),
     alpha: original.hasAlpha ? "1" : "0",
     ...(original.name === undefined ? {} : { name: encodeURIComponent(original.name) }),
+    ...extraFields(original),
   };
 }
 
@@ -67,6 +96,7 @@ export function originalMetaOf(id: string, key: string, meta: Metadata, bytes: n
     hasAlpha: meta?.alpha === "1",
     bytes: bytes ?? 0,
     ...(name === undefined ? {} : { name }),
+    ...readExtras(meta),
   };
 }
 

@@ -4,12 +4,13 @@
 // routes (POST /images, GET /images/{id}, GET /images/{id}/{size}), so it works
 // against `npm start` and a deployed API alike (whose cors.origins must then
 // allow this page's origin).
-/* global document, window, fetch, URL, performance */
+/* global document, window, fetch, URL, performance, atob, ImageData */
+import { thumbHashToRGBA } from "./thumbhash.js";
 
 const $ = (id) => document.getElementById(id);
 const main = $("demo");
 const form = { url: $("api-url"), key: $("api-key"), file: $("file"), drop: $("drop") };
-const out = { status: $("status"), error: $("error"), original: $("original"), originalSection: $("original-section"), sizes: $("sizes"), sizesSection: $("sizes-section") };
+const out = { status: $("status"), error: $("error"), original: $("original"), placeholder: $("placeholder"), originalSection: $("original-section"), sizes: $("sizes"), sizesSection: $("sizes-section") };
 
 /** An answer of the API that is not 2xx, or a request that never got one. */
 class ApiProblem extends Error {}
@@ -82,6 +83,7 @@ function clearResults() {
   shown = [];
   out.sizes.replaceChildren();
   out.original.textContent = "";
+  out.placeholder.replaceChildren();
   out.sizesSection.hidden = true;
   out.originalSection.hidden = true;
   out.error.hidden = true;
@@ -116,6 +118,32 @@ async function showSize(base, id, variant) {
   return item;
 }
 
+/**
+ * The API's placeholder drawn while the image loads: the ThumbHash decoded to
+ * a few dozen pixels on a canvas, stretched by CSS to the stated aspect ratio
+ * (the hash keeps the shape only roughly), over the dominant colour.
+ */
+function placeholderCanvas(placeholder, width) {
+  const hash = Uint8Array.from(atob(placeholder.thumbhash), (c) => c.charCodeAt(0));
+  const { w, h, rgba } = thumbHashToRGBA(hash);
+  const canvas = document.createElement("canvas");
+  Object.assign(canvas, { width: w, height: h, className: "placeholder" });
+  canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(rgba), w, h), 0, 0);
+  Object.assign(canvas.style, { width: `${width}px`, aspectRatio: String(placeholder.aspectRatio), backgroundColor: placeholder.color });
+  canvas.dataset.thumbhash = placeholder.thumbhash;
+  return canvas;
+}
+
+/** One placeholder per size, at the size's shown width, until its bytes arrive. */
+function placeholderItems(placeholder, variants) {
+  return variants.map((v) => {
+    const item = document.createElement("li");
+    item.className = "loading";
+    item.append(placeholderCanvas(placeholder, Math.min(v.width, 320)));
+    return item;
+  });
+}
+
 let run = 0;
 async function upload(file) {
   const mine = ++run;
@@ -129,11 +157,18 @@ async function upload(file) {
     if (mine !== run) return;
     const o = uploaded.original;
     out.original.textContent = `${o.name ?? file.name}: ${o.format} ${o.width} × ${o.height}, ${formatBytes(o.bytes)}, id ${uploaded.id}`;
+    if (uploaded.placeholder !== undefined) {
+      out.placeholder.replaceChildren(placeholderCanvas(uploaded.placeholder, 160), ` placeholder: ${uploaded.placeholder.color}, ${uploaded.placeholder.aspectRatio}:1`);
+    }
     out.originalSection.hidden = false;
 
     setState("busy", "Making every size…");
     const listed = await (await call(base, `/images/${encodeURIComponent(uploaded.id)}`)).json();
     if (mine !== run) return;
+    if (listed.placeholder !== undefined) {
+      out.sizes.replaceChildren(...placeholderItems(listed.placeholder, listed.variants));
+      out.sizesSection.hidden = false;
+    }
     setState("busy", `Fetching ${listed.variants.length} sizes…`);
     const items = await Promise.all(listed.variants.map((v) => showSize(base, uploaded.id, v)));
     if (mine !== run) return;

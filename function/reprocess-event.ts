@@ -1,0 +1,97 @@
+// Reprocessing a stored image on request: the reprocess command
+// (reprocess/index.ts) invokes the function directly with
+// {"imgapi": "reprocess", "id": "...", "dryRun": false} for each original,
+// and S3 Batch Operations' "Invoke AWS Lambda function" sends the same work
+// for each key of a manifest (batch-event.ts). The function makes what is
+// missing or outdated: every size a request without Accept gets (and the WebP
+// of "auto" sizes, as the S3 trigger makes them), any other format of an
+// "auto" size already stored, and the placeholder of an original stored
+// before placeholders. A dry run only says what it would make.
+import type { RuntimeSettings } from "../config/schema.ts";
+import { ApiError } from "./errors.ts";
+import type { LogSink } from "./log.ts";
+import { isUnchecked, type ImageStore, type OriginalMeta } from "./storage/image-store.ts";
+import { variantPrefix } from "./storage/key-layout.ts";
+import { triggerRequests } from "./s3-events.ts";
+import { ID_PATTERN, isAuto, renderAndStore, staleTargets, type SizeRequest } from "./variants.ts";
+
+export const REPROCESS_EVENT = "reprocess";
+
+export interface ReprocessEvent {
+  imgapi: typeof REPROCESS_EVENT;
+  id: string;
+  dryRun?: boolean;
+}
+
+export type ReprocessAction = "made" | "up to date" | "would make" | "refused" | "not found" | "failed";
+
+export interface ReprocessOutcome {
+  id: string;
+  action: ReprocessAction;
+  /** Keys made, or that a dry run would make ("{size}.*" while the original's format is not known yet). */
+  variants: string[];
+  /** Whether the placeholder was (or would be) made. */
+  placeholder?: boolean;
+  errorCode?: string;
+  reason?: string;
+}
+
+export function isReprocessEvent(event: unknown): event is ReprocessEvent {
+  return typeof event === "object" && event !== null && (event as { imgapi?: unknown }).imgapi === REPROCESS_EVENT;
+}
+
+/** What is made for an original: the trigger's requests, and the other formats of "auto" sizes found stored. */
+async function requestsFor(store: ImageStore, settings: RuntimeSettings, id: string): Promise<SizeRequest[]> {
+  const stored = new Set(await store.listVariantKeys(id));
+  const avif = Object.keys(settings.sizes).filter((size) => isAuto(settings, size) && stored.has(`${variantPrefix(id)}${size}.avif`));
+  return [...triggerRequests(settings), ...avif.map((size) => ({ size, accept: "image/avif" }))];
+}
+
+export function createReprocessHandler(options: { store: ImageStore; settings: RuntimeSettings; log: LogSink }) {
+  const { store, settings, log } = options;
+
+  async function plan(original: OriginalMeta, dryRun: boolean): Promise<ReprocessOutcome> {
+    const requests = await requestsFor(store, settings, original.id);
+    const stale = await staleTargets(store, settings, original, requests);
+    const keys = [...new Set(stale.map((s) => s.target.key))];
+    const placeholder = original.placeholder === undefined;
+    if (keys.length === 0 && !placeholder) return { id: original.id, action: "up to date", variants: [] };
+    if (dryRun) return { id: original.id, action: "would make", variants: keys, ...(placeholder ? { placeholder } : {}) };
+    const done = await renderAndStore(store, settings, original.id, stale.map((s) => s.request));
+    return { id: original.id, action: "made", variants: done.rendered.map((r) => r.meta.key), ...(placeholder ? { placeholder } : {}) };
+  }
+
+  async function reprocess(id: string, dryRun: boolean): Promise<ReprocessOutcome> {
+    const head = await store.headOriginal(id);
+    if (head === undefined) return { id, action: "not found", variants: [] };
+    if (!isUnchecked(head)) return plan(head, dryRun);
+    // Never checked (a direct write, an upload): checked now, every size made.
+    const requests = triggerRequests(settings);
+    if (dryRun) return { id, action: "would make", variants: [...new Set(requests.map((r) => `${variantPrefix(id)}${r.size}.*`))], placeholder: true };
+    const done = await renderAndStore(store, settings, id, requests);
+    return { id, action: "made", variants: done.rendered.map((r) => r.meta.key), placeholder: true };
+  }
+
+  return async function onReprocess(event: ReprocessEvent, requestId = "local"): Promise<ReprocessOutcome> {
+    const started = performance.now();
+    const id = typeof event.id === "string" ? event.id : "";
+    let outcome: ReprocessOutcome;
+    if (!ID_PATTERN.test(id)) {
+      outcome = { id: id.slice(0, 100), action: "refused", variants: [], errorCode: "INVALID_ID", reason: "not an image id: the event needs the id of originals/{id}" };
+    } else {
+      try {
+        outcome = await reprocess(id, event.dryRun === true);
+      } catch (e) {
+        const error = e instanceof ApiError ? e : new ApiError("INTERNAL_ERROR", "unexpected error", { cause: e });
+        if (error.code === "IMAGE_NOT_FOUND") outcome = { id, action: "not found", variants: [] };
+        else if (error.expose) outcome = { id, action: "refused", variants: [], errorCode: error.code, reason: error.message };
+        else {
+          const cause = error.cause as { name?: string; message?: string } | undefined;
+          outcome = { id, action: "failed", variants: [], errorCode: error.code, reason: `${error.message}${cause ? `: ${cause.name ?? "Error"}: ${cause.message ?? String(cause)}` : ""}` };
+        }
+      }
+    }
+    log(JSON.stringify({ level: outcome.action === "failed" ? "error" : "info", msg: "reprocess", requestId, ...outcome, variants: outcome.variants.length, durationMs: Math.round(performance.now() - started) }));
+    return outcome;
+  };
+}
