@@ -10,7 +10,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { INPUT_FORMATS, type InputFormat } from "../../config/constants.ts";
 import { ApiError } from "../errors.ts";
 import { originalKey, uploadKey, variantPrefix } from "./key-layout.ts";
 import { checkedMetadata, decodeName, isChecked, originalMetaOf, variantMetaOf, type OriginalFacts, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
