@@ -8,7 +8,7 @@
 // the checks of everything around it, while a number out of bounds, an unknown
 // field or a failed refinement does not.
 import { describeReceived, ConfigError } from "./config-error.ts";
-import { INPUT_FORMATS, MAX_UPLOAD_BYTES_CEILING, OUTPUT_FORMATS } from "./constants.ts";
+import { CROP_POSITIONS, INPUT_FORMATS, MAX_UPLOAD_BYTES_CEILING, OUTPUT_FORMATS, SIZES_AT } from "./constants.ts";
 import type { RuntimeSettings } from "./schema.ts";
 
 type Path = Array<string | number>;
@@ -152,11 +152,19 @@ const size = strictObject(
     width: required(dimension),
     height: optional(dimension),
     fit: optional(oneOf(["cover", "inside"])),
+    position: optional(oneOf(CROP_POSITIONS)),
     format: optional(oneOf(OUTPUT_FORMATS)),
     quality: optional(int(1, 100)),
     enlarge: withDefault(bool, () => false),
   },
-  [{ holds: (s) => !(s.fit === "cover" && s.height === undefined), message: "fit 'cover' needs a height (a box to fill)", path: ["fit"] }],
+  [
+    { holds: (s) => !(s.fit === "cover" && s.height === undefined), message: "fit 'cover' needs a height (a box to fill)", path: ["fit"] },
+    {
+      holds: (s) => s.position === undefined || (s.height !== undefined && s.fit !== "inside"),
+      message: "position only with a cover crop (a height, and fit 'cover' or no fit)",
+      path: ["position"],
+    },
+  ],
 );
 
 const settings = strictObject({
@@ -183,6 +191,7 @@ const settings = strictObject({
       urlExpiresSeconds: withDefault(int(60, 3600), () => 300),
     }),
   ),
+  sizesAt: withDefault(oneOf(SIZES_AT), () => "request"),
   publicUrls: prefault(
     strictObject({
       enabled: withDefault(bool, () => true),

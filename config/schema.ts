@@ -4,9 +4,9 @@
 // cold start with the same rules (config/runtime-check.ts, without zod, held to
 // this schema by test/runtime-check.test.ts).
 import { z } from "zod";
-import { INPUT_FORMATS, MAX_UPLOAD_BYTES_CEILING, OUTPUT_FORMATS } from "./constants.ts";
+import { CROP_POSITIONS, INPUT_FORMATS, MAX_UPLOAD_BYTES_CEILING, OUTPUT_FORMATS, SIZES_AT } from "./constants.ts";
 
-export { INPUT_FORMATS, MAX_UPLOAD_BYTES_CEILING, OUTPUT_FORMATS, type InputFormat, type OutputFormat } from "./constants.ts";
+export { CROP_POSITIONS, INPUT_FORMATS, MAX_UPLOAD_BYTES_CEILING, OUTPUT_FORMATS, type CropPosition, type InputFormat, type OutputFormat } from "./constants.ts";
 
 // The only values CloudWatch Logs' PutRetentionPolicy accepts.
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -17,14 +17,6 @@ const sizeName = z
 
 const dimension = z.number().int().min(1).max(10_000);
 
-/**
- * Which part of the image a cover crop keeps when the original has no focal
- * point: the centre, or libvips' saliency strategies as sharp exposes them
- * (https://sharp.pixelplumbing.com/api-resize#resize): "attention" (skin
- * tones, saturation, luminance edges), "entropy" (the most detail).
- */
-export const CROP_POSITIONS = ["centre", "attention", "entropy"] as const;
-export type CropPosition = (typeof CROP_POSITIONS)[number];
 
 export const sizeSchema = z
   .strictObject({
@@ -84,7 +76,7 @@ export const runtimeSettingsSchema = z.strictObject({
     .prefault({}),
   // "upload": POST /images makes and stores every size from the decode that
   // checks the upload; "request": each size is made when first asked for.
-  sizesAt: z.enum(["request", "upload"]).default("request"),
+  sizesAt: z.enum(SIZES_AT).default("request"),
   // Signed public URLs (GET /public/images/{id}/{size}?expires=&sig=) for <img src>.
   publicUrls: z
     .strictObject({

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { ConfigError } from "../config/config-error.ts";
-import { INPUT_FORMATS, OUTPUT_FORMATS } from "../config/constants.ts";
+import { CROP_POSITIONS, INPUT_FORMATS, OUTPUT_FORMATS, SIZES_AT } from "../config/constants.ts";
 import { parseRuntimeSettings } from "../config/load.ts";
 import { checkRuntimeSettings } from "../config/runtime-check.ts";
 import { DEFAULT_SIZES, SETTINGS_ENV, settingsFromEnv, settingsToEnv } from "../config/runtime-env.ts";
@@ -47,13 +47,15 @@ const size = fc
       width: fc.integer({ min: 1, max: 10_000 }),
       height: fc.integer({ min: 1, max: 10_000 }),
       fit: fc.constantFrom("cover", "inside"),
+      position: fc.constantFrom(...CROP_POSITIONS),
       format: fc.constantFrom(...OUTPUT_FORMATS),
       quality: fc.integer({ min: 1, max: 100 }),
       enlarge: fc.boolean(),
     },
     { requiredKeys: ["width"] },
   )
-  .filter((s) => !(s.fit === "cover" && s.height === undefined));
+  .filter((s) => !(s.fit === "cover" && s.height === undefined))
+  .filter((s) => s.position === undefined || (s.height !== undefined && s.fit !== "inside"));
 const origin = fc.oneof(fc.constant("*"), fc.webUrl({ validSchemes: ["https", "http"] }));
 
 /** Settings as deploy writes them: every rule kept, any field left to its default. */
@@ -73,6 +75,7 @@ const validSettings = fc.record(
     ),
     cors: fc.record({ origins: fc.array(origin, { minLength: 1, maxLength: 3 }) }, { requiredKeys: [] }),
     uploads: fc.record({ maxBytes: fc.integer({ min: 1, max: 5_000_000_000 }), urlExpiresSeconds: fc.integer({ min: 60, max: 3600 }) }, { requiredKeys: [] }),
+    sizesAt: fc.constantFrom(...SIZES_AT),
     publicUrls: fc.record({ enabled: fc.boolean(), expiresSeconds: fc.integer({ min: 60, max: 604_800 }) }, { requiredKeys: [] }),
   },
   { requiredKeys: ["sizes"] },
@@ -81,7 +84,7 @@ const validSettings = fc.record(
 /** Values at and beside every bound and choice of the rules, and the wrong types. */
 const EDGES = {
   numbers: [0, 1, -1, 1.5, 59, 60, 100, 101, 3600, 3601, 10_000, 10_001, 4_400_000, 4_400_001, 268_402_689, 268_402_690, 5_000_000_000, 5_000_000_001, 604_800, 604_801, 25, 26, 2 ** 53, -(2 ** 53), 1e300],
-  strings: ["*", "https://app.example", "http://app.example:8080/path", " https://app.example ", "https://app.\texample", "HTTPS://APP.EXAMPLE", "ftp://app.example", "https:app.example", "https://", "app.example", "", "jpeg", "webp", "svg", "cover", "inside", "fill", "auto", "original", "A", "a-", "-a", "__proto__", "constructor"],
+  strings: ["*", "https://app.example", "http://app.example:8080/path", " https://app.example ", "https://app.\texample", "HTTPS://APP.EXAMPLE", "ftp://app.example", "https:app.example", "https://", "app.example", "", "jpeg", "webp", "svg", "cover", "inside", "fill", "centre", "attention", "entropy", "upload", "request", "auto", "original", "A", "a-", "-a", "__proto__", "constructor"],
   others: [null, true, false, [], {}, ["jpeg"], ["jpeg", "svg"], [""], { width: 5 }, { width: 5, fit: "cover" }, { length: 0 }],
 };
 const edge = fc.oneof(fc.constantFrom(...EDGES.numbers), fc.constantFrom(...EDGES.strings), fc.constantFrom(...EDGES.others), fc.jsonValue({ maxDepth: 2 }));
@@ -165,6 +168,8 @@ test("the problems a hand-edited environment shows, word for word", () => {
     [{ sizes: {} }, ["Expected between 1 and 20 sizes for sizes but received {} of type object"]],
     [{ sizes: { a: { width: 1.5, fit: "cover" } } }, ["Expected int for sizes.a.width but received 1.5 of type number"]],
     [{ sizes: { a: { width: 5, fit: "cover", x: 1 } } }, ["Unknown field sizes.a.x: remove it or check the spelling", `Expected fit 'cover' needs a height (a box to fill) for sizes.a.fit but received {"width":5,"fit":"cover","enlarge":false} of type object`]],
+    [{ sizes: { a: { width: 5, height: 5, fit: "inside", position: "entropy" } } }, [`Expected position only with a cover crop (a height, and fit 'cover' or no fit) for sizes.a.position but received {"width":5,"height":5,"fit":"inside","position":"entropy"... of type object`]],
+    [{ sizes: { a: { width: 5 } }, sizesAt: "later" }, ['Expected one of "request", "upload" for sizesAt but received "later" of type string']],
     [{ sizes: { A: { width: 0 } } }, ['Expected Invalid key in record for sizes.A but received "A" of type string']],
     [{ sizes: { a: { width: 5 } }, input: { formats: [] }, cors: { origins: ["ftp://x", 5] } }, ["Expected array to have >=1 items for input.formats but received [] of type array", 'Expected Invalid URL for cors.origins.0 but received "ftp://x" of type string', "Expected Invalid input for cors.origins.1 but received 5 of type number"]],
     [{ sizes: { a: { width: 2 ** 60 } } }, ["Expected int to be <=9007199254740991 for sizes.a.width but received 1152921504606847000 of type number", "Expected number to be <=10000 for sizes.a.width but received 1152921504606847000 of type number"]],

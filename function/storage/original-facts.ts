@@ -5,7 +5,7 @@
 // copy of the object onto itself can change; a direct write keeps them in its
 // record beside its variants (key-layout.ts).
 import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from "@aws-sdk/client-s3";
-import { INPUT_FORMATS, type InputFormat } from "../../config/schema.ts";
+import { INPUT_FORMATS, type InputFormat } from "../../config/constants.ts";
 import { ApiError } from "../errors.ts";
 import { MIME_TYPES } from "../image/formats.ts";
 import { originalKey, originalRecordKey } from "./key-layout.ts";
