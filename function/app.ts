@@ -80,7 +80,8 @@ export function createApp(options: AppOptions): Handler {
       case "OPTIONS":
         return { statusCode: 204, headers: {}, body: "" };
       case "POST /images":
-        return uploadImage(event, settings, store, base(), await publicUrlSigner());
+        // Public URLs appear in an upload's answer only with the sizes made at upload: otherwise KMS is not called.
+        return uploadImage(event, settings, store, base(), settings.sizesAt === "upload" ? await publicUrlSigner() : undefined);
       case "GET /images/{id}":
         return listSizes(event, settings, store, base(), await publicUrlSigner());
       case "GET /images/{id}/{size}":

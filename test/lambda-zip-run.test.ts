@@ -121,7 +121,7 @@ for (const architecture of ["arm64", "x86_64"] as const) {
     };
 
     const upload = await timed(uploadEvent(loadFixture(FIXTURE), { contentType: "image/jpeg" }));
-    assert.equal(upload.result.statusCode, 201, upload.result.body);
+    assert.equal(upload.result.statusCode, 201, `${upload.result.body}\n${lambda.output()}`);
     const { id, original } = responseJson<{ id: string; original: { width: number; height: number; format: string } }>(upload.result);
     const resize = await timed(sizeEvent(id, "thumbnail"));
     t.diagnostic(`${architecture} (${node.how}): init ${lambda.initMs.toFixed(0)} ms, upload ${upload.ms.toFixed(0)} ms, thumbnail ${resize.ms.toFixed(0)} ms; ${lambda.userAgent}`);

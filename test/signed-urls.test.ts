@@ -284,6 +284,16 @@ describe("without a secret, or with public URLs off", () => {
     });
   }
 
+  test("with sizes made on request, an upload's answer has no public URL, so it never asks KMS for the secret", async () => {
+    let asked = 0;
+    const app = createApp({ store: new ImageStore(s3, BUCKET), settings: { ...settings, sizesAt: "request" }, log: silent, signingSecret: () => ((asked += 1), Promise.resolve(randomBytes(32))) });
+    const up = await app(uploadEvent(await photo(), { contentType: "image/jpeg" }));
+    assert.equal(up.statusCode, 201, up.body);
+    assert.equal(asked, 0, "POST /images decrypted the signing secret");
+    await app(listEvent(responseJson<{ id: string }>(up).id));
+    assert.equal(asked, 1, "the listing signs its public URLs");
+  });
+
   test("a link used after its expiry (the clock moved on) answers 403 URL_EXPIRED", async () => {
     let now = Date.now();
     const secret = randomBytes(32);
