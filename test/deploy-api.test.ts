@@ -68,7 +68,7 @@ describe("REST API, permission, usage plan", () => {
       const headers = options.methodIntegration?.integrationResponses?.["204"]?.responseParameters;
       assert.deepEqual(headers, {
         "method.response.header.Access-Control-Allow-Origin": "'*'",
-        "method.response.header.Access-Control-Allow-Methods": "'GET,POST,DELETE,OPTIONS'",
+        "method.response.header.Access-Control-Allow-Methods": "'GET,POST,PUT,DELETE,OPTIONS'",
         "method.response.header.Access-Control-Allow-Headers": "'Content-Type,X-Api-Key,Authorization,If-None-Match,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256'",
         "method.response.header.Access-Control-Max-Age": "'600'",
       }, `OPTIONS ${r.path} CORS headers`);

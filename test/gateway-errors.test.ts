@@ -68,7 +68,7 @@ describe("preflights", () => {
     for (const origins of [["*"], ["https://a.example"]]) {
       const spec = preflightSpec({ cors: { origins } });
       assert.equal(spec.integrationResponseParameters["method.response.header.Access-Control-Allow-Origin"], `'${origins[0]}'`);
-      assert.equal(spec.integrationResponseParameters["method.response.header.Access-Control-Allow-Methods"], "'GET,POST,DELETE,OPTIONS'");
+      assert.equal(spec.integrationResponseParameters["method.response.header.Access-Control-Allow-Methods"], "'GET,POST,PUT,DELETE,OPTIONS'");
       assert.equal(spec.integrationResponseParameters["method.response.header.Access-Control-Max-Age"], "'600'");
       for (const k of Object.keys(spec.integrationResponseParameters)) assert.equal(spec.methodResponseParameters[k], false, `${k} declared`);
       assert.deepEqual(spec.integrationResponseTemplates, { "application/json": "" });
