@@ -22,6 +22,7 @@ import { apiCounts, ONE_OF_EACH } from "./support/api-counts.ts";
 import { conflictRules } from "./support/aws-conflicts.ts";
 import { ruleContext } from "./support/aws-rules.ts";
 import { stackState } from "./support/stack-state.ts";
+import { virtualClock } from "./support/clock.ts";
 
 const ACCOUNT = "123456789012"; // moto's
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
@@ -138,7 +139,7 @@ let reference: Record<string, unknown>;
 describe("transient faults", () => {
   counted("an undisturbed deploy, for reference", async () => {
     await moto.reset();
-    await deploy({ config, clients: direct, zip: ZIP });
+    await deploy({ config, clients: direct, zip: ZIP, clock: virtualClock() });
     reference = await stackState(direct, names);
   });
 
@@ -146,7 +147,7 @@ describe("transient faults", () => {
     await moto.reset();
     const { kinds } = faultFirstOfEveryKind();
     const started = performance.now();
-    const result = await deploy({ config, clients: faulty, zip: ZIP });
+    const result = await deploy({ config, clients: faulty, zip: ZIP, clock: virtualClock() });
     summary.runs += 1;
     const faults = proxy.faulted("first-of-kind");
     summary.transientFaults += faults;
@@ -164,7 +165,7 @@ describe("transient faults", () => {
 
   counted("the same faults during a second deploy and a teardown --delete-data: both complete, nothing is left", async () => {
     const { kinds } = faultFirstOfEveryKind();
-    const again = await deploy({ config, clients: faulty, zip: ZIP });
+    const again = await deploy({ config, clients: faulty, zip: ZIP, clock: virtualClock() });
     assert.ok(again.resources.every((r) => r.action === "unchanged"), JSON.stringify(again.resources.filter((r) => r.action !== "unchanged")));
     const down = await teardown({ config, clients: faulty, deleteData: true, deleteAuditLogs: true });
     summary.runs += 2;
@@ -211,7 +212,7 @@ describe("lost answers", () => {
     for (let run = 0; run < 12; run++) {
       summary.runs += 1;
       try {
-        await deploy({ config, clients: faulty, zip: ZIP });
+        await deploy({ config, clients: faulty, zip: ZIP, clock: virtualClock() });
         break;
       } catch (e) {
         stops.push((e as Error).message.split(". ")[0]!);
@@ -228,10 +229,10 @@ describe("lost answers", () => {
     assert.deepEqual(stops.filter((s) => /REST API|usage plan|API key|Lambda permission/i.test(s)), [], "the API's creates adopt what a lost answer made within the same run");
     assert.deepEqual(await apiCounts(direct, names), ONE_OF_EACH, "exactly one of everything the API's creates make");
     // kms-key.ts schedules a key a lost CreateKey answer left for deletion on the run after (it finds it by tag); nothing else may change.
-    const next = await deploy({ config, clients: direct, zip: ZIP });
+    const next = await deploy({ config, clients: direct, zip: ZIP, clock: virtualClock() });
     const changed = next.resources.filter((r) => r.action !== "unchanged");
     assert.ok(changed.every((r) => r.resource === "KMS key" && /^orphan \S+ \(left by a lost CreateKey answer\) scheduled for deletion$/.test(r.detail ?? "")), `not converged: ${JSON.stringify(changed)}`);
-    const again = await deploy({ config, clients: direct, zip: ZIP });
+    const again = await deploy({ config, clients: direct, zip: ZIP, clock: virtualClock() });
     assert.ok(again.resources.every((r) => r.action === "unchanged"), `not converged: ${JSON.stringify(again.resources.filter((r) => r.action !== "unchanged"))}`);
     assert.deepEqual(await stackState(direct, names), reference, "the same state as an undisturbed deploy: no duplicate API, key, plan or trail");
   });
@@ -265,11 +266,11 @@ describe("access denied", () => {
   for (const c of DENIED) {
     counted(`${c.phase}: ${c.call} refused (${c.status} ${c.code}): stops at once with a DeployError naming ${c.permission}`, async () => {
       await moto.reset();
-      if (c.phase === "teardown") await deploy({ config, clients: direct, zip: ZIP });
+      if (c.phase === "teardown") await deploy({ config, clients: direct, zip: ZIP, clock: virtualClock() });
       summary.deniedCases += 1;
       const message = `User: arn:aws:iam::${ACCOUNT}:user/deployer is not authorized to perform: ${c.permission}`;
       proxy.inject({ name: "denied", match: c.match, fault: serviceError(c.service, c.status, c.code, message), times: Infinity });
-      const run = c.phase === "deploy" ? deploy({ config, clients: faulty, zip: ZIP }) : teardown({ config, clients: faulty, deleteData: true });
+      const run = c.phase === "deploy" ? deploy({ config, clients: faulty, zip: ZIP, clock: virtualClock() }) : teardown({ config, clients: faulty, deleteData: true });
       let error: unknown;
       try {
         await run;

@@ -90,7 +90,7 @@ async function run(config: Config = base, options: Partial<Pick<DeployOptions, "
   sent = [];
   const steps: StepReport[] = [];
   const progress: string[] = [];
-  const result = await deploy({ config, clients, zip: ZIP, ...options, onStep: (s) => steps.push(s), progress: (m) => progress.push(m) });
+  const result = await deploy({ config, clients, zip: ZIP, clock: virtualClock(), ...options, onStep: (s) => steps.push(s), progress: (m) => progress.push(m) });
   return { ...result, steps, progress, mutations: mutating() };
 }
 

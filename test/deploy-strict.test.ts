@@ -81,7 +81,7 @@ before(async () => {
   direct = createClients({ region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
   // The stack an undisturbed deploy makes on plain moto.
   await moto.reset();
-  await deploy({ config, clients: direct, zip: ZIP });
+  await deploy({ config, clients: direct, zip: ZIP, clock: virtualClock() });
   reference = await stackState(direct, names);
 });
 
@@ -136,14 +136,14 @@ describe("deploy with every AWS rule on", () => {
 
   test("a second deploy of an existing stack, rules on, sends no mutating call", async () => {
     // Made in the same account: with the rules' new-account concurrency quota (10), it could reserve none.
-    await freshAccount(async () => void (await deploy({ config: configOf({ lambda: { ...example.lambda, reservedConcurrency: false } }), clients: direct, zip: ZIP })));
+    await freshAccount(async () => void (await deploy({ config: configOf({ lambda: { ...example.lambda, reservedConcurrency: false } }), clients: direct, zip: ZIP, clock: virtualClock() })));
     const again = await run();
     assert.deepEqual(mutations, []);
     assert.ok(again.resources.every((r) => r.action === "unchanged"), JSON.stringify(again.resources.filter((r) => r.action !== "unchanged")));
   });
 
   test("an update (new code and memory) waits out InProgress between code and configuration", async () => {
-    await freshAccount(async () => void (await deploy({ config, clients: direct, zip: ZIP })));
+    await freshAccount(async () => void (await deploy({ config, clients: direct, zip: ZIP, clock: virtualClock() })));
     const zip = fakeZip("export const handler = async () => ({ statusCode: 204, body: '' });");
     const changed = configOf({ lambda: { ...example.lambda, memoryMb: 2048 } });
     await run(changed, zip);
@@ -253,7 +253,7 @@ describe("deploy in an account with AWS's quotas", () => {
 
 describe("teardown with every AWS rule on", () => {
   test("--delete-data empties a bucket of more than 1000 objects in DeleteObjects batches S3 accepts", async () => {
-    await freshAccount(async () => void (await deploy({ config, clients: direct, zip: ZIP })));
+    await freshAccount(async () => void (await deploy({ config, clients: direct, zip: ZIP, clock: virtualClock() })));
     // moto enforces the TLS-only Deny without its condition on its plain-HTTP
     // endpoint, for every object call: the policy stays lifted for the writes
     // here and the deletes under test (AWS would apply it over TLS).

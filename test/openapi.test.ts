@@ -37,6 +37,7 @@ import { apiEvent, listEvent, responseJson, sizeEvent, uploadEvent, uploadJsonEv
 import { loadFixture } from "./support/fixtures.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
 import { scanBomb } from "./support/scan-bomb.ts";
+import { virtualClock } from "./support/clock.ts";
 
 const spec: OpenApi = loadSpec();
 const ops = operations(spec);
@@ -188,7 +189,7 @@ describe("openapi.yaml on moto", () => {
   test("the deployed REST API has exactly the spec's paths and methods (plus OPTIONS), private ones keyed", async () => {
     const config = parseConfig(example);
     const clients = createClients({ region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 1 });
-    await deploy({ config, clients, zip: fakeZip() });
+    await deploy({ config, clients, zip: fakeZip(), clock: virtualClock() });
     const names = resourceNames(config.stackName, "123456789012", MOTO_REGION);
     const api = ((await clients.apigw.send(new GetRestApisCommand({ limit: 500 }))).items ?? []).find((a) => a.name === names.restApi);
     assert.ok(api?.id, "no REST API deployed");

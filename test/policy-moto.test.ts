@@ -19,6 +19,7 @@ import { authorizations, type Call } from "./support/policy-calls.ts";
 import { evaluate } from "./support/policy-eval.ts";
 import { readBack, recordingClients } from "./support/policy-moto.ts";
 import { failures } from "./support/policy-run.ts";
+import { virtualClock } from "./support/clock.ts";
 
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
 
@@ -43,7 +44,7 @@ describe("the deployed stack's policies (moto)", () => {
     const config = parseConfig({ ...example, stackName: "imgapi-readback", resizeOnUpload: true });
     const clients = createClients({ region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
     try {
-      const { outputs } = await deploy({ config, clients, zip: fakeZip() });
+      const { outputs } = await deploy({ config, clients, zip: fakeZip(), clock: virtualClock() });
       const { policies, missing } = await readBack(clients, config.stackName, restApiIdOf(outputs.endpointUrl));
       // Both at once, so one run shows every gap.
       assert.deepEqual({ missing, failures: missing.length ? [] : await failures(policies) }, { missing: [], failures: [] });
@@ -65,8 +66,8 @@ describe("the deployed stack's policies (moto)", () => {
       const plain = createClients({ region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
       const refused: string[] = [];
       try {
-        await deploy({ config, clients, zip: fakeZip() });
-        const { outputs } = await deploy({ config, clients, zip: fakeZip() });
+        await deploy({ config, clients, zip: fakeZip(), clock: virtualClock() });
+        const { outputs } = await deploy({ config, clients, zip: fakeZip(), clock: virtualClock() });
         const { policies, inventory } = await readBack(plain, config.stackName, restApiIdOf(outputs.endpointUrl));
         // An image for teardown --delete-data to delete. moto applies the TLS-only Deny
         // without its condition (it would refuse every object call over its plain HTTP),

@@ -35,6 +35,7 @@ import { methodAuth, ROUTES } from "../function/routes.ts";
 import { startLocalServer, type LocalServer } from "../local/server.ts";
 import { teardown } from "../teardown/run.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
+import { virtualClock } from "./support/clock.ts";
 
 const ACCOUNT = "123456789012"; // moto's
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -214,9 +215,9 @@ describe("the deployed stack (moto)", () => {
       const config = parseConfig({ ...example, ...patch });
       const clients = createClients({ region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS });
       try {
-        await deploy({ config, clients, zip: fakeZip() });
+        await deploy({ config, clients, zip: fakeZip(), clock: virtualClock() });
         // A second run reads every setting back (the first, creating, reads few).
-        const { outputs } = await deploy({ config, clients, zip: fakeZip() });
+        const { outputs } = await deploy({ config, clients, zip: fakeZip(), clock: virtualClock() });
         await auditStack(config, outputs, clients);
         await withObjectInImagesBucket(config);
         await teardown({ config, clients, deleteData: true });

@@ -11,8 +11,6 @@ import {
   TagResourceCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
-  waitUntilFunctionActiveV2,
-  waitUntilFunctionUpdatedV2,
   type FunctionConfiguration,
   type GetFunctionCommandOutput,
   type Runtime,
@@ -24,12 +22,11 @@ import type { FunctionZip } from "../function-zip.ts";
 import { Changes, createOrAdopt, ignoreAbsent, missingTags, orAbsent, PROPAGATION, retryWhilePropagating } from "../toolkit/index.ts";
 import { applyConcurrency, planConcurrency } from "./function-concurrency.ts";
 import { functionEnvironment } from "./function-environment.ts";
+import { waitForFunction } from "./function-state.ts";
 
 const RESOURCE = "Lambda function";
 export const RUNTIME: Runtime = "nodejs22.x";
 export const HANDLER = "index.handler";
-/** Lambda's own updates normally finish in seconds; this bounds the waiters. */
-const WAIT_SECONDS = 300;
 
 export interface LambdaFunctionDeps {
   roleArn: string;
@@ -126,7 +123,7 @@ export async function ensureLambdaFunction(ctx: DeployContext, deps: LambdaFunct
     // old code might reject settings written for the new one.
     await changes.apply(codeDrift.join(", "), "lambda:UpdateFunctionCode", () =>
       retryWhilePropagating(ctx, PROPAGATION.functionUpdate, () => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: deps.zip.bytes, Architectures: [architecture] }))), "updating code of");
-    await waitUpdated(ctx);
+    await waitForFunction(ctx, "updated");
   }
   if (drift.length > 0) {
     const update: Partial<Desired> = Object.fromEntries(drift.map((f) => [f, desired[f]]));
@@ -134,7 +131,7 @@ export async function ensureLambdaFunction(ctx: DeployContext, deps: LambdaFunct
     if (update.Environment) update.KMSKeyArn = desired.KMSKeyArn;
     await changes.apply(drift.join(", "), "lambda:UpdateFunctionConfiguration", () =>
       retryWhilePropagating(ctx, [PROPAGATION.functionUpdate, PROPAGATION.roleToLambda], () => lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, ...update }))), "updating configuration of");
-    await waitUpdated(ctx);
+    await waitForFunction(ctx, "updated");
   }
   await applyConcurrency(ctx, changes, current, concurrency);
   if (Object.keys(tags).length > 0) {
@@ -166,10 +163,7 @@ async function createFunction(ctx: DeployContext, deps: LambdaFunctionDeps, desi
       // A lost answer: the SDK's retry is told the function exists; the next run reconciles its settings.
       async () => (await findFunction(ctx))?.Configuration,
     ), "creating");
-  if (!ctx.dryRun) {
-    ctx.progress(`waiting for ${name} to become Active`);
-    await step("waiting for", RESOURCE, name, "lambda:GetFunction", () => waitUntilFunctionActiveV2({ client: ctx.clients.lambda, maxWaitTime: WAIT_SECONDS }, { FunctionName: name }));
-  }
+  await waitForFunction(ctx, "active");
   await applyConcurrency(ctx, changes, undefined, concurrency);
   const ceiling = concurrency.reserved === undefined ? "" : `, reserved concurrency ${concurrency.reserved}`;
   const detail = `${RUNTIME} ${architecture}, ${memoryMb} MB, ${timeoutSeconds} s${ceiling}${concurrency.note ? ` (${concurrency.note})` : ""}`;
@@ -178,21 +172,8 @@ async function createFunction(ctx: DeployContext, deps: LambdaFunctionDeps, desi
 
 /** A run interrupted right after a create or update finds the function busy: updates would be refused until it settles. */
 async function waitUntilSettled(ctx: DeployContext, actual: FunctionConfiguration): Promise<void> {
-  if (ctx.dryRun) return;
-  const name = ctx.names.functionName;
-  if (actual.State === "Pending") {
-    ctx.progress(`waiting for ${name} to become Active`);
-    await step("waiting for", RESOURCE, name, "lambda:GetFunction", () => waitUntilFunctionActiveV2({ client: ctx.clients.lambda, maxWaitTime: WAIT_SECONDS }, { FunctionName: name }));
-  } else if (actual.LastUpdateStatus === "InProgress") {
-    await waitUpdated(ctx);
-  }
-}
-
-async function waitUpdated(ctx: DeployContext): Promise<void> {
-  if (ctx.dryRun) return;
-  const name = ctx.names.functionName;
-  ctx.progress(`waiting for the update of ${name} to finish`);
-  await step("waiting for", RESOURCE, name, "lambda:GetFunction", () => waitUntilFunctionUpdatedV2({ client: ctx.clients.lambda, maxWaitTime: WAIT_SECONDS }, { FunctionName: name }));
+  if (actual.State === "Pending") await waitForFunction(ctx, "active");
+  else if (actual.LastUpdateStatus === "InProgress") await waitForFunction(ctx, "updated");
 }
 
 export async function removeLambdaFunction(ctx: DeployContext): Promise<StepReport> {
