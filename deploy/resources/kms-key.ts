@@ -9,39 +9,32 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DeleteAliasCommand,
-  DescribeKeyCommand,
   EnableKeyCommand,
   EnableKeyRotationCommand,
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
-  ListResourceTagsCommand,
   PutKeyPolicyCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
   UpdateAliasCommand,
-  paginateListAliases,
-  paginateListKeys,
-  type KeyMetadata,
 } from "@aws-sdk/client-kms";
 import { arn } from "../arns.ts";
 import type { DeployContext, StepReport } from "../context.ts";
-import { errorName, step } from "../errors.ts";
 import { samePolicy, type PolicyDocument } from "../policies/document.ts";
 import { auditKeyPolicy, imagesKeyPolicy } from "../policies/key-policy.ts";
-import { Changes, ignoreAbsent, isAlreadyExists, kmsTagList, missingTags, PROPAGATION, reconcileSettings, retryWhilePropagating, tagMap, type Setting } from "../toolkit/index.ts";
+import { Changes, ignoreAbsent, isAlreadyExists, kmsTagList, missingTags, PROPAGATION, reconcileSettings, retryWhilePropagating, type Setting } from "../toolkit/index.ts";
+import { aliasTarget, findKey, KEY_PURPOSE_TAG, keyTags, PENDING_DELETION, type FoundKey, type KeyIdentity, type Meta } from "./kms-key-lookup.ts";
+
+export { KEY_PURPOSE_TAG } from "./kms-key-lookup.ts";
 
 const RESOURCE = "KMS key";
 // KMS key policies have exactly one name; moto refuses any other.
 const POLICY_NAME = "default";
 /** The shortest waiting period KMS allows before deleting a key. */
 export const KEY_DELETION_WINDOW_DAYS = 7;
-/** Which of the stack's keys a key is: set at creation, so an unaliased key is recognised. */
-export const KEY_PURPOSE_TAG = "imgapi:key";
 
 /** One key of the stack: its alias, what it is for, and its policy. */
-export interface KeySpec {
-  alias: string;
-  purpose: string;
+export interface KeySpec extends KeyIdentity {
   description: string;
   policy: PolicyDocument;
 }
@@ -60,80 +53,6 @@ export const auditKey = (ctx: DeployContext): KeySpec => ({
   description: `imgapi ${ctx.names.stack}: CloudTrail log and digest files`,
   policy: auditKeyPolicy(ctx),
 });
-
-const PENDING_DELETION = new Set(["PendingDeletion", "PendingReplicaDeletion"]);
-type Meta = KeyMetadata & { KeyId: string; Arn: string };
-
-interface FoundKey {
-  meta: Meta;
-  /** Where the alias points, if it exists (maybe at another key). */
-  aliasTarget?: string;
-  /** Other live keys of this stack and purpose, left by lost CreateKey answers. */
-  orphans: Meta[];
-}
-
-/** The key was listed or aliased, so it exists: a NotFoundException is KMS catching up with a key made moments ago. */
-const describeKey = async (ctx: DeployContext, keyId: string) =>
-  (await step("describing", RESOURCE, keyId, "kms:DescribeKey", () => retryWhilePropagating(ctx, PROPAGATION.newKey, () => ctx.clients.kms.send(new DescribeKeyCommand({ KeyId: keyId }))))).KeyMetadata as Meta;
-
-async function keyTags(ctx: DeployContext, keyId: string): Promise<Record<string, string> | undefined> {
-  // ListKeys lists a key KMS may not yet answer for (a key made moments ago by
-  // a run that then stopped): its NotFoundException is KMS catching up, not
-  // absence, or a resumed run would not recognise its own key and make a
-  // second. A key whose policy does not let this account read it (another
-  // team's, or AWS-managed) cannot be ours: ours always lets the account read its tags.
-  const got = await step("listing the tags of", RESOURCE, keyId, "kms:ListResourceTags", () =>
-    retryWhilePropagating(ctx, PROPAGATION.newKey, async () => {
-      try {
-        return await ctx.clients.kms.send(new ListResourceTagsCommand({ KeyId: keyId }));
-      } catch (e) {
-        if (errorName(e) === "AccessDeniedException") return undefined;
-        throw e;
-      }
-    }),
-  );
-  return got === undefined ? undefined : tagMap(got.Tags);
-}
-
-async function aliasTarget(ctx: DeployContext, alias: string): Promise<string | undefined> {
-  return step("listing aliases for", RESOURCE, alias, "kms:ListAliases", async () => {
-    for await (const page of paginateListAliases({ client: ctx.clients.kms }, {})) {
-      const found = page.Aliases?.find((a) => a.AliasName === alias);
-      if (found) return found.TargetKeyId;
-    }
-    return undefined;
-  });
-}
-
-/** Live customer keys carrying this stack's tags for this purpose (a key made before purposes existed counts as "images"), oldest first. */
-async function taggedKeys(ctx: DeployContext, spec: KeySpec): Promise<Meta[]> {
-  const keyIds = await step("listing keys for", RESOURCE, spec.alias, "kms:ListKeys", async () => {
-    const ids: string[] = [];
-    for await (const page of paginateListKeys({ client: ctx.clients.kms }, {})) ids.push(...(page.Keys ?? []).map((k) => k.KeyId ?? ""));
-    return ids.filter(Boolean);
-  });
-  const found: Meta[] = [];
-  for (const keyId of keyIds) {
-    const tags = await keyTags(ctx, keyId);
-    if (!tags || !Object.entries(ctx.tags).every(([k, v]) => tags[k] === v)) continue;
-    if ((tags[KEY_PURPOSE_TAG] ?? "images") !== spec.purpose) continue;
-    const meta = await describeKey(ctx, keyId);
-    if (meta.KeyManager === "CUSTOMER" && !PENDING_DELETION.has(meta.KeyState ?? "")) found.push(meta);
-  }
-  return found.sort((a, b) => (a.CreationDate?.getTime() ?? 0) - (b.CreationDate?.getTime() ?? 0));
-}
-
-/** The key the alias points to; else the oldest live key with this stack's tags (a run interrupted before CreateAlias). */
-async function findKey(ctx: DeployContext, spec: KeySpec): Promise<FoundKey | undefined> {
-  const target = await aliasTarget(ctx, spec.alias);
-  const tagged = await taggedKeys(ctx, spec);
-  if (target !== undefined) {
-    const meta = await describeKey(ctx, target);
-    return { meta, aliasTarget: target, orphans: tagged.filter((k) => k.KeyId !== meta.KeyId) };
-  }
-  const [oldest, ...others] = tagged;
-  return oldest === undefined ? undefined : { meta: oldest, orphans: others };
-}
 
 export type KmsKeyReport = StepReport & { outputs: { keyArn: string; keyId: string } };
 
@@ -257,7 +176,7 @@ export const ensureAuditKey = (ctx: DeployContext) => ensureKey(ctx, auditKey(ct
  */
 export async function removeKey(ctx: DeployContext, spec: Pick<KeySpec, "alias" | "purpose">, opts: { dataRemains: boolean }): Promise<StepReport> {
   const changes = new Changes(ctx, RESOURCE, spec.alias);
-  const found = await findKey(ctx, { ...spec, description: "", policy: { Version: "2012-10-17", Statement: [] } });
+  const found = await findKey(ctx, spec);
   if (found === undefined) return { resource: RESOURCE, name: spec.alias, action: "absent" };
   const { meta } = found;
   if (PENDING_DELETION.has(meta.KeyState ?? "")) {
@@ -278,15 +197,15 @@ export async function removeKey(ctx: DeployContext, spec: Pick<KeySpec, "alias" 
   };
 }
 
-export const removeKmsKey = (ctx: DeployContext, opts: { dataRemains: boolean }) => removeKey(ctx, { alias: ctx.names.kmsAlias, purpose: "images" }, opts);
+export const removeKmsKey = (ctx: DeployContext, opts: { dataRemains: boolean }) => removeKey(ctx, { alias: ctx.names.kmsAlias, purpose: "images" as const }, opts);
 /**
  * The audit key outlives the stack unless --delete-audit-logs: every log file
  * delivered, wherever it was copied, stays readable and verifiable.
  */
 export async function removeAuditKey(ctx: DeployContext, opts: { dataRemains: boolean; requested: boolean }): Promise<StepReport> {
-  const spec = { alias: ctx.names.auditKmsAlias, purpose: "audit" };
+  const spec = { alias: ctx.names.auditKmsAlias, purpose: "audit" as const };
   if (opts.requested) return removeKey(ctx, spec, opts);
-  const found = await findKey(ctx, { ...spec, description: "", policy: { Version: "2012-10-17", Statement: [] } });
+  const found = await findKey(ctx, spec);
   if (found === undefined || PENDING_DELETION.has(found.meta.KeyState ?? "")) return { resource: RESOURCE, name: spec.alias, action: "absent" };
   return { resource: RESOURCE, name: spec.alias, action: "kept", detail: `${found.meta.KeyId} decrypts the audit logs; --delete-audit-logs schedules its deletion` };
 }

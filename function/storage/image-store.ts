@@ -1,21 +1,15 @@
-// Every S3 call the handler makes, on the key layout of key-layout.ts.
+// Every S3 call the handler makes, on the key layout of key-layout.ts (the
+// variants' own calls in variant-objects.ts, the uploads' in uploads.ts).
 // S3 errors are translated here, at the call (s3-errors.ts): not-found becomes
 // `undefined`, throttling and timeouts become 503 (retry), anything else 502.
-import {
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { ApiError } from "../errors.ts";
 import { originalKey, uploadKey, variantPrefix } from "./key-layout.ts";
-import { checkedMetadata, decodeName, isChecked, originalMetaOf, variantMetaOf, type OriginalFacts, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
+import { checkedMetadata, decodeName, isChecked, originalMetaOf, type OriginalFacts, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
 import { getRecord, putRecord, rewriteMetadata } from "./original-facts.ts";
 import { isNotFound, translate } from "./s3-errors.ts";
 import { deleteUpload, moveUpload, presignUpload, type UploadRequest } from "./uploads.ts";
+import { deleteKeys, getVariant, headVariant, listKeys, presignVariant, putVariant, type VariantBytes } from "./variant-objects.ts";
 
 export type { OriginalMeta, VariantMeta } from "./object-meta.ts";
 
@@ -52,9 +46,6 @@ export interface StoredOriginal {
   /** Undefined when the object is larger than the limit given: its body was not read. */
   data?: Buffer;
 }
-
-// DeleteObjects takes at most 1000 keys.
-const DELETE_BATCH = 1000;
 
 export class ImageStore {
   constructor(
@@ -137,7 +128,7 @@ export class ImageStore {
 
   /** Every object under resized/{id}/: the variants in every format, and a direct write's record. */
   listVariantKeys(id: string): Promise<string[]> {
-    return this.listKeys(variantPrefix(id));
+    return listKeys(this.s3, this.bucket, variantPrefix(id));
   }
 
   async hasOriginal(id: string): Promise<boolean> {
@@ -215,103 +206,31 @@ export class ImageStore {
   /** Deletes the original, a pending upload and every object under resized/{id}/; the keys deleted (none: no such image). */
   async deleteImage(id: string): Promise<string[]> {
     const [original, upload] = await Promise.all([this.head(originalKey(id), "reading the original"), this.head(uploadKey(id), "reading an upload")]);
-    const keys = [...(original === undefined ? [] : [originalKey(id)]), ...(upload === undefined ? [] : [uploadKey(id)]), ...(await this.listKeys(variantPrefix(id)))];
-    await this.deleteKeys(keys, "deleting an image");
+    const keys = [...(original === undefined ? [] : [originalKey(id)]), ...(upload === undefined ? [] : [uploadKey(id)]), ...(await listKeys(this.s3, this.bucket, variantPrefix(id)))];
+    await deleteKeys(this.s3, this.bucket, keys, "deleting an image");
     return keys;
   }
 
   /** Deletes variants stored for an upload that could not be moved, so none outlives a refused upload. */
   async deleteVariants(keys: string[]): Promise<void> {
-    await this.deleteKeys(keys, "deleting variants");
+    await deleteKeys(this.s3, this.bucket, keys, "deleting variants");
   }
 
-  private async deleteKeys(keys: string[], action: string): Promise<void> {
-    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const batch = keys.slice(i, i + DELETE_BATCH);
-      let failed;
-      try {
-        const out = await this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
-        failed = out.Errors ?? [];
-      } catch (e) {
-        throw translate(e, action);
-      }
-      if (failed.length > 0) {
-        const first = failed[0]!;
-        throw new ApiError("STORAGE_ERROR", `${action}: S3 refused ${failed.length} of ${batch.length} keys (first: ${first.Key}: ${first.Code})`);
-      }
-    }
+  headVariant(key: string): Promise<VariantMeta | undefined> {
+    return headVariant(this.s3, this.bucket, key);
   }
 
-  private async listKeys(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      try {
-        const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token === undefined ? {} : { ContinuationToken: token }) }));
-        keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } catch (e) {
-        throw translate(e, "listing an image's variants");
-      }
-    } while (token !== undefined);
-    return keys;
+  getVariant(key: string): Promise<{ meta: VariantMeta; data: Buffer } | undefined> {
+    return getVariant(this.s3, this.bucket, key);
   }
 
-  async headVariant(key: string): Promise<VariantMeta | undefined> {
-    try {
-      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return variantMetaOf(key, head.Metadata, head.ContentLength ?? 0, head.ContentType, head.ETag);
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw translate(e, "reading a variant");
-    }
-  }
-
-  async getVariant(key: string): Promise<{ meta: VariantMeta; data: Buffer } | undefined> {
-    try {
-      const got = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      const data = Buffer.from(await got.Body!.transformToByteArray());
-      return { meta: variantMetaOf(key, got.Metadata, data.length, got.ContentType, got.ETag), data };
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw translate(e, "reading a variant");
-    }
-  }
-
-  async putVariant(
-    key: string,
-    variant: { data: Buffer; contentType: string; width: number; height: number },
-    tag: string,
-  ): Promise<VariantMeta> {
-    try {
-      const put = await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: variant.data,
-          ContentType: variant.contentType,
-          Metadata: { width: String(variant.width), height: String(variant.height), spec: tag },
-        }),
-      );
-      return {
-        key,
-        contentType: variant.contentType,
-        width: variant.width,
-        height: variant.height,
-        bytes: variant.data.length,
-        tag,
-        etag: put.ETag ?? "",
-      };
-    } catch (e) {
-      throw translate(e, "storing a variant");
-    }
+  putVariant(key: string, variant: VariantBytes, tag: string): Promise<VariantMeta> {
+    return putVariant(this.s3, this.bucket, key, variant, tag);
   }
 
   /** A short-lived URL for a variant too large for a Lambda response. */
-  async presignVariant(key: string, expiresInSeconds: number): Promise<string> {
-    // Loaded on the first large variant, as in presignUpload.
-    const { getSignedUrl } = await import("@aws-sdk/s3-request-presigner");
-    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
+  presignVariant(key: string, expiresInSeconds: number): Promise<string> {
+    return presignVariant(this.s3, this.bucket, key, expiresInSeconds);
   }
 
   /** A presigned PUT of uploads/{id}, bound to the declared type and length (uploads.ts). */
