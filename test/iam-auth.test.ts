@@ -16,6 +16,7 @@ import sharp from "sharp";
 import { methodAuth, ROUTES } from "../function/routes.ts";
 import { startLocalServer, type LocalServer } from "../local/server.ts";
 import { ACCESS_KEY_ID_ENV, MISMATCH, SECRET_ACCESS_KEY_ENV, type LocalCredentials } from "../local/sigv4.ts";
+import { inCi } from "./support/ci.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const photo = () => sharp({ create: { width: 400, height: 300, channels: 3, background: "#48c" } }).jpeg().toBuffer();
@@ -186,7 +187,9 @@ describe("a local server in iam mode", () => {
     const run = promisify(execFile);
     try {
       await run("curl", ["--version"]);
-    } catch {
+    } catch (e) {
+      // Outside CI a machine without curl skips; in CI that would hide the test, so it fails.
+      if (inCi) throw e;
       t.skip("no curl on this machine");
       return;
     }

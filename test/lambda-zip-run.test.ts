@@ -26,13 +26,13 @@ import { lambdaEnvironment } from "./support/lambda-env.ts";
 import { MissingPrerequisite, nodeFor, type Architecture, type NodeCommand } from "./support/lambda-node.ts";
 import { startLambda } from "./support/lambda-runtime-api.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { inCi } from "./support/ci.ts";
 import { NODE22_VERSION } from "./support/node22.ts";
 
 const EXAMPLE_CONFIG = new URL("../config.example.json", import.meta.url).pathname;
 const ACCOUNT = "123456789012";
 const FIXTURE = fixture("sharp_320x240.jpg");
 const CPU = { arm64: "arm64", x86_64: "x64" } as const;
-const inCi = (process.env.CI ?? "") !== "" && process.env.CI !== "false";
 
 let moto: Moto;
 let s3: S3Client;

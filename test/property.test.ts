@@ -21,11 +21,12 @@ import { ImageStore } from "../function/storage/image-store.ts";
 import { apiEvent, responseBytes, sizeEvent, uploadEvent, uploadJsonEvent } from "./support/events.ts";
 import { loadFixture } from "./support/fixtures.ts";
 import { s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { propertySeed } from "./support/ci.ts";
 
 const BUCKET = "imgapi-property";
 const settings = settingsFromEnv({});
 configureLibvips(settings.input.formats);
-const SEED = Number(process.env.FC_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = propertySeed();
 const SCALE = Math.max(1, Number(process.env.FC_RUNS ?? 1));
 const REQUEST_BOUND_MS = 20_000;
 const CLIENT_ERROR_CODES = new Set((Object.keys(ERROR_STATUS) as ErrorCode[]).filter((c) => ERROR_STATUS[c] < 500));

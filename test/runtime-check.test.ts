@@ -13,9 +13,10 @@ import { ConfigError } from "../config/config-error.ts";
 import { CROP_POSITIONS, INPUT_FORMATS, OUTPUT_FORMATS, SIZES_AT } from "../config/constants.ts";
 import { parseRuntimeSettings } from "../config/load.ts";
 import { checkRuntimeSettings } from "../config/runtime-check.ts";
+import { propertySeed } from "./support/ci.ts";
 import { DEFAULT_SIZES, SETTINGS_ENV, settingsFromEnv, settingsToEnv } from "../config/runtime-env.ts";
 
-const SEED = Number(process.env.FC_SEED ?? (process.env.CI ? 20_261_127 : Math.floor(Math.random() * 2 ** 31)));
+const SEED = propertySeed();
 const RUNS = 400 * Math.max(1, Number(process.env.FC_RUNS ?? 1));
 
 type Outcome = { settings: unknown } | { problems: string[] };

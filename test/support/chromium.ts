@@ -3,13 +3,15 @@
 // warning, except in CI (CI=true), where browser.test.ts fails instead.
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
+import { inCi } from "./ci.ts";
+
+export { inCi };
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 // As the machine notes say: without the background-networking flags Chromium
 // keeps trying to reach Google's hosts, which this closed network refuses.
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-export const inCi = (process.env.CI ?? "") !== "" && process.env.CI !== "false";
 export const hasChromium = existsSync(CHROMIUM);
 
 /** Why the browser tests do not run here (false: they do), with the warning printed once per file. */
