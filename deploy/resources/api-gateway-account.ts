@@ -7,7 +7,6 @@
 import { GetAccountCommand, UpdateAccountCommand } from "@aws-sdk/client-api-gateway";
 import {
   AttachRolePolicyCommand,
-  CreateRoleCommand,
   GetRoleCommand,
   ListAttachedRolePoliciesCommand,
   UpdateAssumeRolePolicyCommand,
@@ -16,11 +15,13 @@ import {
 import { arn } from "../arns.ts";
 import type { DeployContext, StepReport } from "../context.ts";
 import { step } from "../errors.ts";
-import { Changes, createOrAdopt, orAbsent, PROPAGATION, retryWhilePropagating, tagList } from "../toolkit/index.ts";
+import type { PolicyDocument } from "../policies/document.ts";
+import { Changes, orAbsent, PROPAGATION, retryWhilePropagating } from "../toolkit/index.ts";
+import { createRole } from "./iam-role-create.ts";
 
 const RESOURCE = "API Gateway logs role";
 
-const TRUST_POLICY = {
+const TRUST_POLICY: PolicyDocument = {
   Version: "2012-10-17",
   Statement: [{ Effect: "Allow", Principal: { Service: "apigateway.amazonaws.com" }, Action: "sts:AssumeRole" }],
 };
@@ -68,22 +69,8 @@ export async function ensureApiGatewayAccount(ctx: DeployContext): Promise<StepR
   const policyArn = pushToCloudWatchPolicyArn(ctx.partition);
   const role = await findRole(ctx, name);
   if (role === undefined) {
-    await changes.apply("role created", "iam:CreateRole", () =>
-      createOrAdopt(
-        "iam",
-        async () =>
-          (
-            await iam.send(
-              new CreateRoleCommand({
-                RoleName: name,
-                AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY),
-                Description: "API Gateway writes access logs to CloudWatch Logs with this role (account-wide; made by imgapi deploy)",
-                Tags: tagList(ctx.tags),
-              }),
-            )
-          ).Role,
-        () => findRole(ctx, name),
-      ), "creating");
+    const description = "API Gateway writes access logs to CloudWatch Logs with this role (account-wide; made by imgapi deploy)";
+    await changes.apply("role created", "iam:CreateRole", () => createRole(ctx, { name, trust: TRUST_POLICY, description }, () => findRole(ctx, name)), "creating");
   } else if (!trustsApiGateway(role.AssumeRolePolicyDocument)) {
     await changes.apply("trust policy", "iam:UpdateAssumeRolePolicy", () => iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(TRUST_POLICY) })), "updating trust policy of");
   }

@@ -4,7 +4,6 @@
 // inline policy naming exactly the objects, key and log group the handler uses
 // (the documents themselves are in ../policies/function-role.ts).
 import {
-  CreateRoleCommand,
   DeleteRoleCommand,
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
@@ -23,7 +22,8 @@ import type { DeployContext, StepReport } from "../context.ts";
 import { step } from "../errors.ts";
 import { samePolicy } from "../policies/document.ts";
 import { lambdaRolePolicy, lambdaTrustPolicy } from "../policies/function-role.ts";
-import { Changes, createOrAdopt, ignoreAbsent, missingTags, orAbsent, tagList } from "../toolkit/index.ts";
+import { Changes, ignoreAbsent, missingTags, orAbsent, tagList } from "../toolkit/index.ts";
+import { createRole } from "./iam-role-create.ts";
 
 const RESOURCE = "IAM role";
 
@@ -50,25 +50,8 @@ export async function ensureLambdaRole(ctx: DeployContext, deps: { boundaryArn: 
 
   const role = await findRole(ctx);
   if (!role) {
-    // Trust and tags go with CreateRole: one call, so there is no half-made
-    // role to resume; a lost answer leaves the role the retry adopts.
-    const created = await changes.apply("role", "iam:CreateRole", () =>
-      createOrAdopt(
-        "iam",
-        async () =>
-          (
-            await iam.send(
-              new CreateRoleCommand({
-                RoleName: name,
-                AssumeRolePolicyDocument: JSON.stringify(trust),
-                Description: `Execution role of the ${ctx.names.functionName} image API function`,
-                PermissionsBoundary: deps.boundaryArn,
-                Tags: tagList(ctx.tags),
-              }),
-            )
-          ).Role,
-        () => findRole(ctx),
-      ), "creating");
+    const description = `Execution role of the ${ctx.names.functionName} image API function`;
+    const created = await changes.apply("role", "iam:CreateRole", () => createRole(ctx, { name, trust, description, boundaryArn: deps.boundaryArn }, () => findRole(ctx)), "creating");
     return done(created?.value?.Arn ?? functionRoleArn(ctx), true);
   }
 
