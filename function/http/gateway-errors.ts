@@ -62,11 +62,7 @@ export const GATEWAY_ERRORS: Record<GatewayResponseType, GatewayError> = {
   // REQUEST_TOO_LARGE in field reports (413 "Request Too Long"); should it
   // reach Lambda instead, its refusal looks like every other one here, so the
   // message names that cause too.
-  INTEGRATION_FAILURE: {
-    status: 504,
-    code: "INTEGRATION_FAILURE",
-    message: "The image function could not be invoked or did not answer. A request body over about 4.4 MB is one cause (Lambda's 6 MB invoke limit after base64): upload large images through POST /uploads.",
-  },
+  INTEGRATION_FAILURE: { status: 504, code: "INTEGRATION_FAILURE", message: "The image function could not be invoked or did not answer. A request body over about 4.4 MB is one cause (Lambda's 6 MB invoke limit after base64): upload large images through POST /uploads." },
   INTEGRATION_TIMEOUT: { status: 504, code: "INTEGRATION_TIMEOUT" },
   INVALID_API_KEY: { status: 403, code: "INVALID_API_KEY", message: "Missing or invalid API key: send your key in the x-api-key header." },
   // SigV4 (auth "iam"); not the public URLs' INVALID_SIGNATURE, which the function answers.

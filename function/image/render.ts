@@ -163,13 +163,7 @@ export async function renderImage(
   return { variants, ...(decoded.placeholder === undefined ? {} : { placeholder: placeholderOf(decoded.placeholder) }) };
 }
 
-export async function renderVariants(
-  original: Buffer,
-  info: ImageInfo,
-  sizes: ReadonlyArray<readonly [string, SizeSpec]>,
-  settings: Settings,
-  budget = budgetOf(settings.input),
-  options: { focus?: Focus | undefined } = {},
-): Promise<Variant[]> {
-  return (await renderImage(original, info, sizes, settings, budget, options)).variants;
+/** The variants alone (the placeholder not asked for). */
+export async function renderVariants(...args: Parameters<typeof renderImage>): Promise<Variant[]> {
+  return (await renderImage(...args)).variants;
 }

@@ -19,11 +19,7 @@ const error = (code: string, status: number, message: string) => (details?: Reco
 
 // Messages as S3 words them; the codes and statuses are those of the error list above.
 export const accessDenied = error("AccessDenied", 403, "Access Denied");
-export const signatureDoesNotMatch = error(
-  "SignatureDoesNotMatch",
-  403,
-  "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-);
+export const signatureDoesNotMatch = error("SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method.");
 export const invalidAccessKeyId = error("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.");
 export const requestTimeTooSkewed = error("RequestTimeTooSkewed", 403, "The difference between the request time and the current time is too large.");
 export const headersNotSigned = error("AccessDenied", 403, "There were headers present in the request which were not signed");
@@ -48,11 +44,7 @@ export const invalidUri = error("InvalidURI", 400, "Couldn't parse the specified
 export const badDigest = error("BadDigest", 400, "The Content-MD5 or checksum value that you specified did not match what the server received.");
 export const invalidDigest = error("InvalidDigest", 400, "The Content-MD5 or checksum value that you specified is not valid.");
 export const contentSha256Mismatch = error("XAmzContentSHA256Mismatch", 400, "The provided 'x-amz-content-sha256' header does not match what was computed.");
-export const requestTimeout = error(
-  "RequestTimeout",
-  400,
-  "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
-);
+export const requestTimeout = error("RequestTimeout", 400, "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.");
 export const requestHeaderSectionTooLarge = error("RequestHeaderSectionTooLarge", 400, "Your request header section exceeds the maximum allowed size.");
 export const notImplemented = error("NotImplemented", 501, "A header you provided implies functionality that is not implemented.");
 export const internalError = error("InternalError", 500, "We encountered an internal error. Please try again.");
