@@ -4,15 +4,14 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
+import { UsageError } from "../config/usage-error.ts";
 import { createClients, type AwsClients } from "./aws-clients.ts";
 import type { StepReport } from "./context.ts";
 import { DeployError } from "./errors.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export { UsageError };
 
 export interface FlagSpec {
   type: "string" | "boolean";

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { RuntimeSettings } from "../config/schema.ts";
+import { UsageError } from "../config/usage-error.ts";
 import { API_KEY_ENV, apiKeyFrom } from "./api-key.ts";
 import { banner } from "./banner.ts";
 import { ACCESS_KEY_ID_ENV, credentialsFrom, SECRET_ACCESS_KEY_ENV } from "./sigv4.ts";
@@ -42,10 +43,6 @@ Environment:
   NO_COLOR           no colours even on a terminal (there are none when stdout is
                      not a terminal)
 `;
-
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
 
 interface Cli {
   help: boolean;
