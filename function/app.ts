@@ -12,6 +12,7 @@ import { publicSize } from "./actions/public-size.ts";
 import { setFocus } from "./actions/set-focus.ts";
 import { uploadImage } from "./actions/upload-image.ts";
 import { ApiError } from "./errors.ts";
+import type { RouteKey } from "./routes.ts";
 import { base64Length, header } from "./http/request.ts";
 import { corsHeaders, errorResult, mergeHeaders } from "./http/response.ts";
 import { writeRequestLog, type LogSink } from "./log.ts";
@@ -74,31 +75,25 @@ export function createApp(options: AppOptions): Handler {
     return (base, id, size) => signedUrl(key, base, id, size, expires);
   }
 
+  // One action per route of the table: a route added to ROUTES without its
+  // action here does not compile (Record over RouteKey).
+  const actions: Record<RouteKey, (event: APIGatewayProxyEvent, base: () => string) => Promise<Outcome>> = {
+    // Public URLs appear in an upload's answer only with the sizes made at upload: otherwise KMS is not called.
+    "POST /images": async (event, base) => uploadImage(event, settings, store, base(), settings.sizesAt === "upload" ? await publicUrlSigner() : undefined),
+    "GET /images/{id}": async (event, base) => listSizes(event, settings, store, base(), await publicUrlSigner()),
+    "GET /images/{id}/{size}": (event) => getSize(event, settings, store, { maxInlineBytes }),
+    "DELETE /images/{id}": (event) => deleteImage(event, store),
+    "PUT /images/{id}/focus": (event, base) => setFocus(event, settings, store, base(), false),
+    "DELETE /images/{id}/focus": (event, base) => setFocus(event, settings, store, base(), true),
+    "POST /uploads": (event, base) => createUpload(event, settings, store, base(), now()),
+    "GET /public/images/{id}/{size}": async (event) => publicSize(event, settings, store, await secret(), { maxInlineBytes, nowSeconds: Math.floor(now() / 1000) }),
+  };
+
   async function dispatch(event: APIGatewayProxyEvent, route: string): Promise<Outcome> {
-    const base = () => apiBase(event, options.baseUrl);
-    switch (route) {
-      case "OPTIONS":
-        return { statusCode: 204, headers: {}, body: "" };
-      case "POST /images":
-        // Public URLs appear in an upload's answer only with the sizes made at upload: otherwise KMS is not called.
-        return uploadImage(event, settings, store, base(), settings.sizesAt === "upload" ? await publicUrlSigner() : undefined);
-      case "GET /images/{id}":
-        return listSizes(event, settings, store, base(), await publicUrlSigner());
-      case "GET /images/{id}/{size}":
-        return getSize(event, settings, store, { maxInlineBytes });
-      case "DELETE /images/{id}":
-        return deleteImage(event, store);
-      case "PUT /images/{id}/focus":
-        return setFocus(event, settings, store, base(), false);
-      case "DELETE /images/{id}/focus":
-        return setFocus(event, settings, store, base(), true);
-      case "POST /uploads":
-        return createUpload(event, settings, store, base(), now());
-      case "GET /public/images/{id}/{size}":
-        return publicSize(event, settings, store, await secret(), { maxInlineBytes, nowSeconds: Math.floor(now() / 1000) });
-      default:
-        throw new ApiError("ROUTE_NOT_FOUND", `No route for ${event.httpMethod} ${event.resource ?? event.path}.`);
-    }
+    if (route === "OPTIONS") return { statusCode: 204, headers: {}, body: "" };
+    const action = Object.hasOwn(actions, route) ? actions[route as RouteKey] : undefined;
+    if (action === undefined) throw new ApiError("ROUTE_NOT_FOUND", `No route for ${event.httpMethod} ${event.resource ?? event.path}.`);
+    return action(event, () => apiBase(event, options.baseUrl));
   }
 
   return async function handler(event, context) {
