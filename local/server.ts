@@ -1,6 +1,6 @@
 // The local server: the Lambda handler behind a plain HTTP server that plays
-// API Gateway's part (routes, API key or SigV4, payload limit, proxy events,
-// binary rule), with the local S3 (storage.ts) as its bucket. Tests start it
+// API Gateway's part (routes, payload limit, proxy events, binary rule; the
+// API key or SigV4 check is gateway-auth.ts's), with the local S3 (storage.ts) as its bucket. Tests start it
 // in-process on a free port.
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -12,14 +12,12 @@ import { createApp, type Handler } from "../function/app.ts";
 import { corsHeaders } from "../function/http/response.ts";
 import { configureLibvips } from "../function/image/libvips.ts";
 import type { LogSink } from "../function/log.ts";
-import { methodAuth, type AuthMode } from "../function/routes.ts";
+import type { AuthMode } from "../function/routes.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import {
   badGateway,
   findRoute,
-  forbidden,
   headersOf,
-  iamDenied,
   isProxyResult,
   lastHeader,
   MAX_REQUEST_BYTES,
@@ -29,9 +27,10 @@ import {
   toHttpResponse,
   toProxyEvent,
 } from "./api-gateway.ts";
-import { apiKeyMatches, generateApiKey } from "./api-key.ts";
+import { generateApiKey } from "./api-key.ts";
 import { DEMO_PATH, serveDemo } from "./demo-server.ts";
-import { generateCredentials, headersByName, verifySigV4, type LocalCredentials } from "./sigv4.ts";
+import { checkApiKey, checkSignature, type GatewayAuth } from "./gateway-auth.ts";
+import { generateCredentials, type LocalCredentials } from "./sigv4.ts";
 import { startLocalS3, type LocalS3 } from "./storage.ts";
 
 export const DEFAULT_PORT = 3000;
@@ -107,24 +106,19 @@ function createListener(handler: Handler, settings: RuntimeSettings, apiKey: str
 
     const match = findRoute(method, splitTarget(req.url ?? "/").path);
     if (match === undefined) return reject(missingAuthenticationToken(cors), "no such route");
-    // Only the x-api-key header counts, as with API Gateway: never the query string.
-    const givenKey = lastHeader(headers, "x-api-key");
-    const guard = methodAuth(match.route, iam === undefined ? "apiKey" : "iam");
-    const keyRequired = guard.apiKeyRequired && method !== "OPTIONS";
-    if (keyRequired && !apiKeyMatches(apiKey, givenKey)) return reject(forbidden(cors), givenKey === undefined ? "no API key" : "wrong API key");
+    const auth: GatewayAuth = { apiKey, ...(iam === undefined ? {} : { iam }) };
+    const keyed = checkApiKey(match, method, headers, auth, cors);
+    if (!keyed.ok) return reject(keyed.result, keyed.reason);
     const body = await readBody(req, MAX_REQUEST_BYTES);
     if (body === undefined) return reject(requestTooLarge(cors), `body over ${MAX_REQUEST_BYTES} bytes`);
-    let iamAccessKeyId: string | undefined;
-    if (guard.authorizationType === "AWS_IAM" && method !== "OPTIONS" && iam !== undefined) {
-      const verdict = await verifySigV4({ method, url: req.url ?? "/", headers: headersByName(req.rawHeaders), body }, iam);
-      if (!verdict.ok) return reject(iamDenied(verdict.errorType, verdict.message, cors), `SigV4: ${verdict.errorType}`);
-      iamAccessKeyId = verdict.accessKeyId;
-    }
+    const signed = await checkSignature(match, { method, url: req.url ?? "/", rawHeaders: req.rawHeaders, body }, auth, cors);
+    if (!signed.ok) return reject(signed.result, signed.reason);
+    const iamAccessKeyId = signed.iamAccessKeyId;
 
     const event = toProxyEvent(
       { method, url: req.url ?? "/", rawHeaders: req.rawHeaders, sourceIp: (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, ""), localPort: req.socket.localPort ?? 0, body },
       match,
-      { requestId, apiKey: keyRequired ? apiKey : null, ...(iamAccessKeyId === undefined ? {} : { iamAccessKeyId }) },
+      { requestId, apiKey: keyed.apiKey, ...(iamAccessKeyId === undefined ? {} : { iamAccessKeyId }) },
     );
     let result: unknown;
     try {
