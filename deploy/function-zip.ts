@@ -23,6 +23,8 @@ export interface FunctionZip {
   path: string;
   size: number;
   architecture: Architecture;
+  /** The zip was reused from the cache: its inputs were unchanged, so nothing was compressed. */
+  reused?: boolean;
 }
 
 export interface BuildFunctionZipOptions {
@@ -30,6 +32,8 @@ export interface BuildFunctionZipOptions {
   /** Defaults to .build/ at the repository root. */
   cacheDir?: string;
   progress?: (message: string) => void;
+  /** False: compress again even when the cached zip was made from the same inputs (the determinism test). */
+  reuse?: boolean;
 }
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -45,6 +49,8 @@ const EXEC_MODE = 0o100755;
 const EXCLUDED = [/(^|\/)(readme|changelog|history)(\.[a-z]+)?$/i, /\.md$/i, /\.d\.[cm]?ts$/, /\.map$/, /\.h$/, /^sharp\/(src|install)\//, /\/include\//];
 
 const execFileAsync = promisify(execFile);
+/** Part of the cache key: change it with anything that changes the zip's layout or compression. */
+const ZIP_FORMAT = "imgapi-zip-1 level 9";
 const MARKER = ".installed";
 
 export async function buildFunctionZip(options: BuildFunctionZipOptions): Promise<FunctionZip> {
@@ -64,6 +70,17 @@ export async function buildFunctionZip(options: BuildFunctionZipOptions): Promis
     }
   }
 
+  // Compressing libvips takes most of a build: the zip is kept beside a key
+  // of every input byte (and the zip's own digest), so an unchanged redeploy
+  // or dry run reads it back instead.
+  const path = join(cacheDir, `function-${architecture}.zip`);
+  const inputs = inputsKey(files, architecture);
+  const cached = options.reuse === false ? undefined : await readCached(path, inputs);
+  if (cached !== undefined) {
+    progress(`${path}: unchanged inputs, reused (${(cached.length / 1_048_576).toFixed(1)} MB)`);
+    return { bytes: cached, sha256Base64: sha256Base64(cached), path, size: cached.length, architecture, reused: true };
+  }
+
   progress(`zipping ${files.size} files for ${architecture}`);
   const entries: Zippable = {};
   for (const name of [...files.keys()].sort()) {
@@ -71,13 +88,32 @@ export async function buildFunctionZip(options: BuildFunctionZipOptions): Promis
     entries[name] = [files.get(name)!, { mtime: FIXED_MTIME, os: UNIX, attrs: mode << 16 }];
   }
   const bytes = zipSync(entries, { level: 9, mtime: FIXED_MTIME });
-  const sha256Base64 = createHash("sha256").update(bytes).digest("base64");
+  const digest = sha256Base64(bytes);
 
-  const path = join(cacheDir, `function-${architecture}.zip`);
   await writeFile(`${path}.${process.pid}.tmp`, bytes);
   await rename(`${path}.${process.pid}.tmp`, path);
+  await writeFile(`${path}.${process.pid}.key.tmp`, `${inputs} ${digest}\n`);
+  await rename(`${path}.${process.pid}.key.tmp`, `${path}.key`);
   progress(`${path}: ${(bytes.length / 1_048_576).toFixed(1)} MB`);
-  return { bytes, sha256Base64, path, size: bytes.length, architecture };
+  return { bytes, sha256Base64: digest, path, size: bytes.length, architecture, reused: false };
+}
+
+const sha256Base64 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("base64");
+
+/** SHA-256 over the format, the architecture and every file's name and bytes. */
+function inputsKey(files: Map<string, Uint8Array>, architecture: Architecture): string {
+  const hash = createHash("sha256").update(`${ZIP_FORMAT}\0${architecture}\0`);
+  for (const name of [...files.keys()].sort()) hash.update(`${name}\0${files.get(name)!.length}\0`).update(files.get(name)!);
+  return hash.digest("hex");
+}
+
+/** The cached zip, when its key names these inputs and its bytes still have the digest recorded with it. */
+async function readCached(path: string, inputs: string): Promise<Uint8Array | undefined> {
+  const key = await readFile(`${path}.key`, "utf8").catch(() => "");
+  const [keyInputs, keyDigest] = key.trim().split(" ");
+  if (keyInputs !== inputs || !existsSync(path)) return undefined;
+  const bytes = new Uint8Array(await readFile(path));
+  return sha256Base64(bytes) === keyDigest ? bytes : undefined;
 }
 
 async function bundleHandler(): Promise<Uint8Array> {
