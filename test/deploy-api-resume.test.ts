@@ -14,6 +14,7 @@ import { ensureLambdaPermission } from "../deploy/resources/lambda-permission.ts
 import { definitionHash, DEFINITION_PREFIX, ensureRestApi } from "../deploy/resources/rest-api.ts";
 import { ensureUsagePlan } from "../deploy/resources/usage-plan.ts";
 import { Interrupted, SECRET_CIPHERTEXT, useApiHarness, withConfig, ZIP, type Prerequisites } from "./support/api-harness.ts";
+import { interruptionPoints } from "./support/interruptions.ts";
 
 const h = useApiHarness();
 
@@ -67,14 +68,18 @@ test("a run stopped before or after any of the API's mutating calls is finished 
   };
 
   const reference = await freshStack();
+  h.sent.length = 0;
   await deployApi(reference);
   const total = h.mutationsSoFar;
+  const calls = h.mutating();
+  assert.equal(calls.length, total);
   const expected = await observable(reference.ctx, reference.functionArn);
-  t.diagnostic(`${total} mutating calls in the API's deploy from empty, each interrupted`);
   assert.ok(total >= 60, `expected the whole API to take many calls, got ${total}`);
 
-  // Stopping before call k+1 leaves what stopping after call k leaves (only reads lie between), so one of the two is enough.
-  const stops = [{ at: 1, when: "before" as const }, ...Array.from({ length: total }, (_, i) => ({ at: i + 1, when: "after" as const }))];
+  // Stopping before call k+1 leaves what stopping after call k leaves (only
+  // reads lie between), so one of the two is enough; where: support/interruptions.ts.
+  const stops = [...interruptionPoints(calls).map((i) => (i === 0 ? { at: 1, when: "before" as const } : { at: i, when: "after" as const })), { at: total, when: "after" as const }];
+  t.diagnostic(`${total} mutating calls in the API's deploy from empty; stopped at ${stops.length} points`);
   for (const stop of stops) {
     const stack = await freshStack();
     h.interrupt = stop;

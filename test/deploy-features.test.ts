@@ -38,6 +38,7 @@ import { teardown } from "../teardown/run.ts";
 import { virtualClock } from "./support/clock.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
 import { stackState } from "./support/stack-state.ts";
+import { interruptionPoints } from "./support/interruptions.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const ACCOUNT = "123456789012"; // moto's
@@ -485,7 +486,7 @@ describe("resizeOnUpload", () => {
     assert.ok(!(left?.LambdaFunctionConfigurations ?? []).some((c) => c.Id?.startsWith("imgapi-")), "no notification names the deleted function");
   });
 
-  test("turning on iam and the trigger, killed before any of its mutating calls, is finished by the next deploy", async (t) => {
+  test("turning on iam and the trigger, killed before any of its mutating calls (a sample: support/interruptions.ts), is finished by the next deploy", async (t) => {
     const target = configOf({ auth: "iam", resizeOnUpload: true });
     // One round trip first: from then on each switch to iam reuses the iam
     // definition's deployment, as every iteration below does.
@@ -495,8 +496,9 @@ describe("resizeOnUpload", () => {
     const transition = (await run(target)).mutations;
     const expected = await stackState(reader, names);
     assert.ok(transition.length >= 10, `${transition.length} mutating calls: ${transition.join(", ")}`);
-    t.diagnostic(`${transition.length} mutating calls in the switch, each interrupted: ${transition.join(", ")}`);
-    for (let k = 0; k < transition.length; k++) {
+    const points = interruptionPoints(transition);
+    t.diagnostic(`${transition.length} mutating calls in the switch, interrupted before ${points.length} of them (support/interruptions.ts): ${transition.join(", ")}`);
+    for (const k of points) {
       await run(base);
       failAfter = k;
       try {

@@ -67,6 +67,7 @@ import { ensureTrail, removeTrail } from "../deploy/resources/trail.ts";
 import { ensureTrailBucket, removeTrailBucket } from "../deploy/resources/trail-bucket.ts";
 import { virtualClock } from "./support/clock.ts";
 import { MOTO_CREDENTIALS, clientConfig, s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { interruptionPoints } from "./support/interruptions.ts";
 
 const ACCOUNT = "123456789012"; // moto's
 const REGION = "us-east-1";
@@ -590,12 +591,13 @@ describe("all of them", () => {
     assert.deepEqual(reports.map((r) => `${r.resource}:${r.action}`).filter((r) => !r.endsWith(":unchanged")), ["KMS key:updated"]);
   });
 
-  test("a deploy interrupted at any of its mutating calls is finished by the next run, with one key of each kind", async () => {
+  test("a deploy interrupted at any of its mutating calls (a sample: support/interruptions.ts) is finished by the next run, with one key of each kind", async () => {
     sent.length = 0;
     await deployAll(context());
-    const total = mutating().length;
-    assert.ok(total >= 20, `${total} mutating calls`);
-    for (let k = 1; k <= total; k++) {
+    const calls = mutating();
+    assert.ok(calls.length >= 20, `${calls.length} mutating calls`);
+    // failAtMutation k stops before the k-th call: before the call at index k-1.
+    for (const k of interruptionPoints(calls).map((i) => i + 1)) {
       await moto.reset();
       sent.length = 0;
       failAtMutation = k;
