@@ -26,6 +26,7 @@ import { LARGE_ID, loadInputs, type BenchInput } from "./inputs.ts";
 import { canCollect, round } from "./measure.ts";
 import { formatResults, type BenchResults } from "./report.ts";
 import { bundleRssChild, measureRss, type RssVariant } from "./rss.ts";
+import { measureSizesAtUpload } from "./sizes-at-upload.ts";
 import { vipsthumbnailVersion } from "./vipsthumbnail.ts";
 
 const ROUNDS = 5;
@@ -102,6 +103,8 @@ async function main(work: string): Promise<BenchResults> {
   const refusals = await measureFixtureRefusals(settings, REFUSAL_ROUNDS);
   const refusalCheck = check(`costliest refusal of the ${refusals.fixtures} invalid and bomb fixtures, per request`, refusals.accepted.length > 0 ? NaN : refusals.slowest.cpuMs, TARGETS.refusalCpuMs, "ms CPU");
   const hostile = await measureHostile(settings);
+  log("sizes made at upload against at request...");
+  const sizesAtUpload = await measureSizesAtUpload(settings, ROUNDS, log);
 
   log("acceptance...");
   const timed = (first: Check, again: () => Promise<number>) => timedCheck(first, again, log);
@@ -144,6 +147,7 @@ async function main(work: string): Promise<BenchResults> {
     avifRenderCpuMs,
     refusals,
     hostile,
+    sizesAtUpload,
     cost,
     acceptance,
     passed: acceptance.every((c) => c.pass),

@@ -8,6 +8,7 @@ import type { EncoderResult } from "./encoders.ts";
 import type { RefusalCost } from "./checks.ts";
 import { formatHostile, type HostileResults } from "./hostile.ts";
 import type { RssResult } from "./rss.ts";
+import type { SizesAtUploadRow } from "./sizes-at-upload.ts";
 
 export interface BenchResults {
   machine: { node: string; sharp: string; libvips: string; cpus: number; cpuModel: string | undefined; libvipsThreads: number; loadAverage: { before: number; after: number } };
@@ -29,6 +30,8 @@ export interface BenchResults {
   avifRenderCpuMs: number;
   refusals: RefusalCost;
   hostile: HostileResults;
+  /** sizesAt "upload" against "request": CPU of the image work, for information (issue 15's 0.7 is not a target here: see the README). */
+  sizesAtUpload: SizesAtUploadRow[];
   /** Per million uploads, per architecture, at the configured memory. */
   cost: { memoryMb: number; prices: unknown; rows: CostRow[] };
   acceptance: Check[];
@@ -75,6 +78,8 @@ export function formatResults(r: BenchResults): string {
     ),
     "",
   );
+  out.push('sizesAt "upload" (one POST, every size from the checking decode) against "request" (POST, then the first GET decodes again), CPU ms of the image work, median:');
+  out.push(table(["input", "at upload", "at request", "upload/request"], r.sizesAtUpload.map((row) => [row.input, ms(row.atUploadMs), ms(row.atRequestMs), ratio(row.ratio)])), "");
   const c = r.coldStart;
   out.push(`Cold start, fresh node processes from the unpacked zip for this CPU, median of ${c.runs} each (CPU = user+system of all threads):`);
   out.push(table(["import", "wall ms", "CPU ms"], [["bundled handler (index.mjs)", ms(c.handler.wallMs), ms(c.handler.cpuMs)], ["sharp alone", ms(c.sharp.wallMs), ms(c.sharp.cpuMs)], ["handler / sharp", ratio(c.importOverSharpWall), ratio(c.importOverSharp)]]));
