@@ -5,7 +5,7 @@
 // the image work is measured (no S3, no HTTP), interleaved over rounds, median
 // CPU ms per image, on a PNG and the generated 24 MP JPEG. Exported for
 // bench/index.ts to run and report, for information: the 0.7 first asked for
-// is not reached (about 0.85), because the request-time check is already
+// is not reached (0.86 to 0.93), because the request-time check is already
 // cheap (README, "Sizes made at upload").
 import { readFileSync } from "node:fs";
 import type { RuntimeSettings } from "../config/schema.ts";
