@@ -30,18 +30,54 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
 };
 
 export function helpText(usage: string, summary: string, flags: Record<string, FlagSpec>): string {
-  const rows = Object.entries(flags).map(([name, f]) => [`--${name}${f.value ? ` <${f.value}>` : ""}`, f.description] as const);
+  const rows = Object.entries(flags).map(([name, f]) => [`${name === "help" ? "-h, " : ""}--${name}${f.value ? ` <${f.value}>` : ""}`, f.description] as const);
   const width = Math.max(...rows.map(([left]) => left.length));
   return [`Usage: ${usage}`, "", summary, "", "Options:", ...rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`), "", "Exit codes: 0 done, 1 failed, 2 bad usage or configuration.", ""].join("\n");
 }
 
 export function parseFlags(argv: string[], flags: Record<string, FlagSpec>): Record<string, string | boolean | undefined> {
-  const options: ParseArgsConfig["options"] = Object.fromEntries(Object.entries(flags).map(([name, f]) => [name, { type: f.type }]));
+  const options: ParseArgsConfig["options"] = Object.fromEntries(Object.entries(flags).map(([name, f]) => [name, { type: f.type, ...(name === "help" ? { short: "h" } : {}) }]));
+  let values: Record<string, string | boolean | undefined>;
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}. Run with --help to see every flag.`);
+    throw new UsageError(`${explainParseError(e as Error & { code?: string }, Object.keys(flags))} Run with --help to see every flag.`);
   }
+  const endpoint = values["endpoint-url"];
+  if (typeof endpoint === "string" && !/^https?:\/\/[^/\s]+/i.test(endpoint)) {
+    throw new UsageError(`Expected a URL with its scheme for --endpoint-url, such as http://127.0.0.1:5000, but received ${JSON.stringify(endpoint)}.`);
+  }
+  return values;
+}
+
+/** node:util's parse errors, said for a person: the flag they probably meant. */
+function explainParseError(e: Error & { code?: string }, names: string[]): string {
+  const given = /'(-{0,2}[^']+)'/.exec(e.message)?.[1] ?? "";
+  const guess = closest(given.replace(/^-+/, "").replace(/=.*$/, ""), names);
+  const hint = guess === undefined ? "" : ` Did you mean --${guess}?`;
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `Unknown flag ${given}.${hint}`;
+  if (e.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `Unexpected argument ${JSON.stringify(given)}: this command takes only flags (settings such as stackName live in config.json).${hint}`;
+  return `${e.message.split(". ")[0]}.`;
+}
+
+/** The flag name nearest to `word` by edit distance, if it is near enough to be a typo. */
+function closest(word: string, names: string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let diagonal = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const above = row[j]!;
+        row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+        diagonal = above;
+      }
+    }
+    return row[b.length]!;
+  };
+  const scored = names.map((name) => [name, Math.min(distance(word, name), distance(word, name.replaceAll("-", "")))] as const).sort((a, b) => a[1] - b[1]);
+  const best = scored[0];
+  return best !== undefined && word.length > 0 && best[1] <= Math.max(1, Math.floor(best[0].length / 3)) ? best[0] : undefined;
 }
 
 const useColour = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
