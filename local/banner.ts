@@ -1,6 +1,7 @@
 // What `npm start` prints once it listens: where, with which key, and one
 // ready-to-paste curl command per route. Colours only on a terminal.
 import type { RuntimeSettings } from "../config/schema.ts";
+import { describeLimit } from "../function/image/inspect.ts";
 import { ROUTES, type RouteKey } from "../function/routes.ts";
 import { LOCAL_REGION, type LocalCredentials } from "./sigv4.ts";
 
@@ -61,7 +62,7 @@ export function curlExamples(url: string, auth: CallerAuth, settings: RuntimeSet
     "PUT /images/{id}/focus": [`curl -s -X PUT ${url}/images/$ID/focus ${key} -H 'Content-Type: application/json' -d '{"x": 0.3, "y": 0.4}'`],
     "DELETE /images/{id}/focus": [`curl -s -X DELETE ${url}/images/$ID/focus ${key}`],
     "POST /uploads": [
-      `# big.jpg over the 6 MB request limit: ask for a presigned S3 URL bound to its type and length, then PUT it there`,
+      `# big.jpg over POST /images' limit (input.maxBytes, ${describeLimit(settings.input.maxBytes)}): ask for a presigned S3 URL bound to its type and length, then PUT it there`,
       `UP=$(curl -s ${url}/uploads ${key} -H 'Content-Type: application/json' -d "{\\"contentType\\": \\"image/jpeg\\", \\"contentLength\\": $(wc -c < big.jpg)}")`,
       `curl -s -X PUT "$(echo "$UP" | ${JSON_FIELD("upload.url")})" -H 'Content-Type: image/jpeg' --data-binary @big.jpg && ID=$(echo "$UP" | ${JSON_FIELD("id")})`,
     ],

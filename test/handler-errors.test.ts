@@ -133,7 +133,7 @@ test("a body over input.maxBytes is 413 PAYLOAD_TOO_LARGE stating the limit", as
   // The default limit, 4 MiB, is written so a person can read it.
   const big = Buffer.alloc(4_500_000, 0xff);
   const message = apiError(await app()(uploadEvent(big)), 413, "PAYLOAD_TOO_LARGE");
-  assert.match(message, /the limit is 4\.0 MiB \(4194304 bytes\)/);
+  assert.match(message, /the limit is 4\.0 MiB \(4194304 bytes\)\. Upload larger images through POST \/uploads/, "the 413 names the route for large images");
 });
 
 test("OPTIONS is 204 with the CORS headers", async () => {

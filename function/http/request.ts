@@ -33,7 +33,7 @@ export function decodeBase64(text: string, what: string, maxBytes: number): Buff
   }
   const length = base64Length(clean);
   if (length > maxBytes) {
-    throw new ApiError("PAYLOAD_TOO_LARGE", `The image is ${length} bytes; the limit is ${describeLimit(maxBytes)}. Resize or recompress it before uploading.`);
+    throw new ApiError("PAYLOAD_TOO_LARGE", `The image is ${length} bytes; the limit is ${describeLimit(maxBytes)}. Upload larger images through POST /uploads (a presigned S3 URL), or resize or recompress it.`);
   }
   return Buffer.from(clean, "base64");
 }
