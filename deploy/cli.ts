@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { UsageError } from "../config/usage-error.ts";
 import { createClients, type AwsClients } from "./aws-clients.ts";
+import { knownProfiles, sharedFiles } from "./aws-profiles.ts";
 import type { StepReport } from "./context.ts";
 import { DeployError } from "./errors.ts";
 
@@ -143,7 +144,17 @@ export function configFromFlags(flags: Flags): Config | number {
 }
 
 /** One client per service for --profile and --endpoint-url, in the config's region. */
-export function clientsFromFlags(flags: Flags, config: Config): AwsClients {
+export function clientsFromFlags(flags: Flags, config: Config, env: NodeJS.ProcessEnv = process.env): AwsClients {
+  const profile = typeof flags.profile === "string" ? flags.profile : undefined;
+  // Without --profile the SDK looks for AWS_PROFILE only when no access keys are in the environment.
+  const named = profile ?? (env.AWS_ACCESS_KEY_ID === undefined ? env.AWS_PROFILE : undefined);
+  if (named !== undefined && !knownProfiles(env).includes(named)) {
+    const files = sharedFiles(env);
+    const known = knownProfiles(env);
+    throw new UsageError(
+      `No AWS profile named "${named}"${profile === undefined ? " (AWS_PROFILE)" : ""} in ${files.config} or ${files.credentials}${known.length ? `; the profiles there: ${known.join(", ")}` : " (no profiles there)"}. Set it up with: aws configure --profile ${named} (or aws configure sso), or pick one of those.`,
+    );
+  }
   return createClients({
     region: config.region,
     ...(typeof flags.profile === "string" ? { profile: flags.profile } : {}),

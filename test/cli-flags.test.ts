@@ -3,7 +3,13 @@
 // they meant, never a TypeError from deep in the SDK.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { COMMON_FLAGS, helpText, parseFlags, UsageError } from "../deploy/cli.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseConfig } from "../config/load.ts";
+import { destroyClients } from "../deploy/aws-clients.ts";
+import { clientsFromFlags, COMMON_FLAGS, helpText, parseFlags, UsageError } from "../deploy/cli.ts";
+import { credentialsHint } from "../deploy/errors.ts";
 
 const usage = (argv: string[]) => {
   try {
@@ -35,4 +41,26 @@ test("--endpoint-url without a scheme is a usage error, not a TypeError later", 
 test("-h is --help, and the help says so", () => {
   assert.deepEqual({ ...parseFlags(["-h"], COMMON_FLAGS) }, { help: true });
   assert.match(helpText("deploy", "Deploys.", COMMON_FLAGS), /^ {2}-h, --help +show this help$/m);
+});
+
+test("a --profile (or AWS_PROFILE) the shared files do not have is a usage error naming the profiles they have", () => {
+  const dir = mkdtempSync(join(tmpdir(), "imgapi-profiles-"));
+  try {
+    writeFileSync(join(dir, "config"), "[default]\nregion = eu-west-1\n\n[profile work]\nsso_session = x\n");
+    writeFileSync(join(dir, "credentials"), "[ci]\naws_access_key_id = A\naws_secret_access_key = B\n");
+    const env = { AWS_CONFIG_FILE: join(dir, "config"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "credentials") };
+    const config = parseConfig({ stackName: "imgapi-dev", region: "eu-west-1", sizes: { thumb: { width: 10 } } });
+    assert.throws(() => clientsFromFlags({ profile: "nosuch" }, config, env), (e: Error) => e instanceof UsageError && e.message.startsWith(`No AWS profile named "nosuch" in ${env.AWS_CONFIG_FILE} or ${env.AWS_SHARED_CREDENTIALS_FILE}; the profiles there: ci, default, work. Set it up with: aws configure --profile nosuch`));
+    assert.throws(() => clientsFromFlags({}, config, { ...env, AWS_PROFILE: "typo" }), /No AWS profile named "typo" \(AWS_PROFILE\)/);
+    for (const profile of ["work", "ci", "default"]) destroyClients(clientsFromFlags({ profile }, config, env));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("no credentials at all, or credentials AWS refuses, name the commands that fix them", () => {
+  assert.match(credentialsHint("CredentialsProviderError", "Could not load credentials from any providers") ?? "", /^No AWS credentials were found\. Run aws configure \(access keys\) or aws sso login .*aws sts get-caller-identity$/);
+  assert.match(credentialsHint("ExpiredTokenException", "The security token included in the request is expired") ?? "", /expired\. Refresh them \(aws sso login/);
+  assert.match(credentialsHint("InvalidClientTokenId", "The security token included in the request is invalid.") ?? "", /AWS refused the credentials/);
+  assert.equal(credentialsHint("AccessDenied", "User is not authorized"), undefined, "a missing permission keeps its own hint");
 });
