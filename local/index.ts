@@ -1,6 +1,7 @@
 // `npm start`: the API on this machine, no AWS account needed. Parses the
 // flags, loads the settings, starts the local server and prints how to call
-// it; Ctrl-C stops it. Exit codes: 0 done, 1 could not start, 2 bad usage.
+// it; Ctrl-C stops it. Exit codes, as deploy's: 0 done, 1 could not start,
+// 2 bad usage or configuration.
 // The settings and the server (zod, sharp, the AWS SDK) are imported
 // only once the flags are read: loading them takes about a second, which a
 // terminal is told about, and --help or a usage error need none of it.
@@ -33,6 +34,8 @@ Options:
                      banner, and nothing else on stdout; request logs then go
                      to stderr (the demo page is at url + "${DEMO_PATH}")
   -h, --help         show this help
+
+Exit codes: 0 stopped cleanly, 1 could not start, 2 bad usage or configuration.
 
 Environment:
   ${API_KEY_ENV}            the x-api-key to require (default: a random one per start)
@@ -141,7 +144,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     const { ConfigError } = await import("../config/load.ts");
     if (!(e instanceof ConfigError)) throw e;
     console.error(e.message);
-    return 1;
+    return 2;
   }
   const log = cli.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => console.log(line);
   let server;

@@ -133,9 +133,9 @@ describe("the CLI (npm start)", () => {
     assert.match(badPort.stderr, /Expected an integer from 0 to 65535 for --port but received "abc"/);
   });
 
-  test("a config file that is not there exits 1 and says how to make one", async () => {
+  test("a config file that is not there exits 2, as deploy does, and says how to make one", async () => {
     const { code, stderr } = await finished(["--config", join(dataDir, "nope.json"), "--port", "0", "--data-dir", dataDir]);
-    assert.equal(code, 1);
+    assert.equal(code, 2);
     assert.match(stderr, /nope\.json is not valid:\n {2}- file not found: copy config\.example\.json/);
   });
 });
