@@ -3,8 +3,8 @@
 // variant cropped another way is made again; bad input is a 400 with a
 // stable code.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { test } from "node:test";
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { settingsFromEnv } from "../config/runtime-env.ts";
 import { createApp, type Handler } from "../function/app.ts";
@@ -12,27 +12,17 @@ import { configureLibvips } from "../function/image/libvips.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import { countDecodes } from "./support/decode-count.ts";
 import { apiEvent, listEvent, responseBytes, responseJson, sizeEvent, uploadEvent } from "./support/events.ts";
-import { s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { motoWithBucket } from "./support/moto-bucket.ts";
 
 const BUCKET = "imgapi-focus-test";
 const settings = settingsFromEnv({});
 configureLibvips(settings.input.formats);
 
-let moto: Moto;
-let s3: S3Client;
-before(async () => {
-  moto = await startMoto();
-  s3 = new S3Client(s3ClientConfig(moto));
-});
-after(async () => {
-  s3?.destroy();
-  await moto?.stop();
-});
+const aws = motoWithBucket(BUCKET);
 
 async function fresh(): Promise<Handler> {
-  await moto.reset();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  return createApp({ store: new ImageStore(s3, BUCKET), settings, log: () => undefined });
+  await aws.fresh();
+  return createApp({ store: new ImageStore(aws.s3, BUCKET), settings, log: () => undefined });
 }
 
 /** 1200x600, grey, with a red block at the right edge: a centre crop to a square misses it. */
@@ -68,7 +58,7 @@ test("POST /images?focus=x,y: stored with the original, answered, and every cove
   assert.equal(focused.statusCode, 201, focused.body);
   const body = responseJson<{ id: string; original: { focus?: { x: number; y: number } } }>(focused);
   assert.deepEqual(body.original.focus, { x: 0.9, y: 0.5 });
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${body.id}` }));
+  const head = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${body.id}` }));
   assert.equal(head.Metadata?.focus, "0.9000,0.5000");
   assert.ok((await redShare((await thumbnail(handler, plain)).data)) < 0.001, "without a focal point the centre misses the red block");
   assert.ok((await redShare((await thumbnail(handler, body.id)).data)) > 0.03, "with one, the crop keeps it");
@@ -86,7 +76,7 @@ test("PUT /images/{id}/focus later: the cover size made before is made again wit
   const res = await handler(focusEvent(id, { x: 0.9, y: 0.5 }));
   assert.equal(res.statusCode, 200, res.body);
   assert.deepEqual(responseJson<{ original: { focus: unknown } }>(res).original.focus, { x: 0.9, y: 0.5 });
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${id}` }));
+  const head = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${id}` }));
   assert.deepEqual([head.Metadata?.focus, head.Metadata?.format, head.Metadata?.width, head.ContentType], ["0.9000,0.5000", "jpeg", "1200", "image/jpeg"], "the other facts are kept");
 
   const calls = countDecodes();
@@ -111,17 +101,17 @@ test("PUT /images/{id}/focus later: the cover size made before is made again wit
 test("a direct write: the focal point goes into its record; an upload not checked yet is checked and keeps the point", async () => {
   const handler = await fresh();
   const id = "0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b";
-  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `originals/${id}`, Body: await photo(), ContentType: "image/jpeg" }));
+  await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `originals/${id}`, Body: await photo(), ContentType: "image/jpeg" }));
   await handler(listEvent(id));
   assert.equal((await handler(focusEvent(id, { x: 0.9, y: 0.5 }))).statusCode, 200);
-  const record = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `resized/${id}/_original.json` }))).Body!.transformToString()) as { focus?: string };
+  const record = JSON.parse(await (await aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `resized/${id}/_original.json` }))).Body!.transformToString()) as { focus?: string };
   assert.equal(record.focus, "0.9000,0.5000");
   assert.ok((await redShare((await thumbnail(handler, id)).data)) > 0.03);
 
   const pending = "1a2b3c4d-5e6f-4a1b-9c2d-3e4f5a6b7c8d";
-  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `uploads/${pending}`, Body: await photo(), ContentType: "image/jpeg" }));
+  await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `uploads/${pending}`, Body: await photo(), ContentType: "image/jpeg" }));
   assert.equal((await handler(focusEvent(pending, { x: 0.9, y: 0.5 }))).statusCode, 200);
-  const moved = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${pending}` }));
+  const moved = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${pending}` }));
   assert.equal(moved.Metadata?.focus, "0.9000,0.5000");
 });
 

@@ -4,8 +4,8 @@
 // stores every size from the decode that checks it and answers them exactly
 // as the listing does. Decodes are counted by spying on sharp's pipeline.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { test } from "node:test";
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { settingsFromEnv } from "../config/runtime-env.ts";
 import { parseRuntimeSettings } from "../config/load.ts";
@@ -16,30 +16,20 @@ import { ImageStore } from "../function/storage/image-store.ts";
 import { countDecodes } from "./support/decode-count.ts";
 import { listEvent, responseBytes, responseJson, sizeEvent, uploadEvent } from "./support/events.ts";
 import { fixturesIn, loadFixture } from "./support/fixtures.ts";
-import { s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { motoWithBucket } from "./support/moto-bucket.ts";
 
 const BUCKET = "imgapi-answers-test";
 const settings = settingsFromEnv({});
 const atUpload = parseRuntimeSettings({ sizes: settings.sizes, sizesAt: "upload", publicUrls: { enabled: false } });
 configureLibvips(settings.input.formats);
 
-let moto: Moto;
-let s3: S3Client;
-before(async () => {
-  moto = await startMoto();
-  s3 = new S3Client(s3ClientConfig(moto));
-});
-after(async () => {
-  s3?.destroy();
-  await moto?.stop();
-});
+const aws = motoWithBucket(BUCKET);
 
 async function fresh(): Promise<void> {
-  await moto.reset();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  await aws.fresh();
 }
 
-const app = (s: RuntimeSettings = settings): Handler => createApp({ store: new ImageStore(s3, BUCKET), settings: s, log: () => undefined });
+const app = (s: RuntimeSettings = settings): Handler => createApp({ store: new ImageStore(aws.s3, BUCKET), settings: s, log: () => undefined });
 
 interface Placeholder {
   thumbhash: string;
@@ -75,7 +65,7 @@ async function list(handler: Handler, id: string, headers?: Record<string, strin
 }
 
 async function keys(): Promise<string[]> {
-  return ((await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }))).Contents ?? []).map((o) => o.Key!).sort();
+  return ((await aws.s3.send(new ListObjectsV2Command({ Bucket: BUCKET }))).Contents ?? []).map((o) => o.Key!).sort();
 }
 
 test("every valid fixture: the upload answer and the listing carry the same placeholder", async (t) => {
@@ -115,13 +105,13 @@ test("an original stored before placeholders gets one from the decode that makes
   await fresh();
   const handler = app();
   const id = "6c4b1c8e-2f51-4d7a-9a0e-3d2b1c0a9f8e";
-  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `originals/${id}`, Body: loadFixture("sharp_320x240.jpg"), ContentType: "image/jpeg", Metadata: { format: "jpeg", width: "320", height: "240", alpha: "0" } }));
+  await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `originals/${id}`, Body: loadFixture("sharp_320x240.jpg"), ContentType: "image/jpeg", Metadata: { format: "jpeg", width: "320", height: "240", alpha: "0" } }));
   const calls = countDecodes();
   try {
     const first = await list(handler, id);
     assert.equal(calls.decodes, 1, "one decode for the sizes and the placeholder");
     assert.ok(first.placeholder !== undefined);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${id}` }));
+    const head = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${id}` }));
     assert.deepEqual([head.Metadata?.thumbhash, head.Metadata?.color, head.Metadata?.format, head.ContentType], [first.placeholder.thumbhash, first.placeholder.color, "jpeg", "image/jpeg"]);
     assert.deepEqual((await list(handler, id)).placeholder, first.placeholder);
     assert.equal(calls.decodes, 1, "and no decode after");

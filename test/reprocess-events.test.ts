@@ -4,8 +4,8 @@
 // task as Batch Operations documents it
 // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html).
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { test } from "node:test";
+import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { S3BatchEvent, S3BatchResult } from "aws-lambda";
 import { parseRuntimeSettings } from "../config/load.ts";
 import { createLambdaHandler } from "../function/app.ts";
@@ -13,27 +13,17 @@ import { configureLibvips } from "../function/image/libvips.ts";
 import type { ReprocessOutcome } from "../function/reprocess-event.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import { loadFixture } from "./support/fixtures.ts";
-import { s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { motoWithBucket } from "./support/moto-bucket.ts";
 
 const BUCKET = "imgapi-reprocess-events";
 const settings = parseRuntimeSettings({ sizes: { thumbnail: { width: 150, height: 150 }, medium: { width: 400, format: "auto" } } });
 configureLibvips(settings.input.formats);
 
-let moto: Moto;
-let s3: S3Client;
-before(async () => {
-  moto = await startMoto();
-  s3 = new S3Client(s3ClientConfig(moto));
-});
-after(async () => {
-  s3?.destroy();
-  await moto?.stop();
-});
+const aws = motoWithBucket(BUCKET);
 
 async function fresh() {
-  await moto.reset();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  const handler = createLambdaHandler({ store: new ImageStore(s3, BUCKET), settings, log: () => undefined });
+  await aws.fresh();
+  const handler = createLambdaHandler({ store: new ImageStore(aws.s3, BUCKET), settings, log: () => undefined });
   return {
     reprocess: (id: string, dryRun = false) => handler({ imgapi: "reprocess", id, dryRun }) as Promise<ReprocessOutcome>,
     batch: (event: S3BatchEvent) => handler(event) as Promise<S3BatchResult>,
@@ -42,7 +32,7 @@ async function fresh() {
 
 const ID = "3f2e1d0c-9b8a-4776-8655-443322110099";
 const put = (id: string, body: Buffer, metadata?: Record<string, string>) =>
-  s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `originals/${id}`, Body: body, ContentType: "image/jpeg", ...(metadata ? { Metadata: metadata } : {}) }));
+  aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `originals/${id}`, Body: body, ContentType: "image/jpeg", ...(metadata ? { Metadata: metadata } : {}) }));
 
 test("reprocess event: a direct write is checked and every size made; then up to date; a dry run makes nothing", async () => {
   const { reprocess } = await fresh();
@@ -60,13 +50,13 @@ test("reprocess event: an original stored before placeholders gets one; a broken
   await put(ID, loadFixture("sharp_320x240.jpg"), { format: "jpeg", width: "320", height: "240", alpha: "0" });
   const made = await reprocess(ID);
   assert.deepEqual([made.action, made.placeholder], ["made", true]);
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${ID}` }));
+  const head = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${ID}` }));
   assert.match(head.Metadata?.thumbhash ?? "", /^[A-Za-z0-9+/]+/);
   const broken = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
   await put(broken, loadFixture("sharp_320x240.jpg").subarray(0, 3000), { format: "jpeg", width: "320", height: "240", alpha: "0" });
   const refused = await reprocess(broken);
   assert.deepEqual([refused.action, refused.errorCode], ["refused", "UNREADABLE_IMAGE"]);
-  assert.ok((await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${broken}` }))).ContentLength! > 0, "kept");
+  assert.ok((await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${broken}` }))).ContentLength! > 0, "kept");
   assert.deepEqual((await reprocess("../etc/passwd")).errorCode, "INVALID_ID");
   assert.equal((await reprocess("7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d")).action, "not found");
 });
