@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { promisify } from "node:util";
-import { build } from "esbuild";
+import { build, type BuildOptions } from "esbuild";
 import { zipSync, type Zippable } from "fflate";
 
 export type Architecture = "arm64" | "x86_64";
@@ -116,29 +116,32 @@ async function readCached(path: string, inputs: string): Promise<Uint8Array | un
   return sha256Base64(bytes) === keyDigest ? bytes : undefined;
 }
 
+/** How the handler is bundled: exported so the cold-start test reads the import graph of exactly this bundle. */
+export const HANDLER_BUILD_OPTIONS = {
+  absWorkingDir: ROOT,
+  entryPoints: [ENTRY],
+  outfile: "index.mjs",
+  bundle: true,
+  write: false,
+  platform: "node",
+  format: "esm",
+  target: "node22",
+  // ESM builds of the AWS SDK tree-shake better and need no require().
+  mainFields: ["module", "main"],
+  // sharp loads a native binary relative to its own package: it ships as
+  // files in node_modules/, not inside the bundle.
+  external: ["sharp"],
+  minify: true,
+  sourcemap: false,
+  logLevel: "silent",
+  // A CommonJS dependency bundled into ESM calls require() through esbuild's
+  // shim, which throws "Dynamic require ... is not supported" unless a real
+  // require exists; none is needed today, so this only guards future deps.
+  banner: { js: 'import { createRequire as __imgapiCreateRequire } from "node:module"; const require = __imgapiCreateRequire(import.meta.url);' },
+} satisfies BuildOptions;
+
 async function bundleHandler(): Promise<Uint8Array> {
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: [ENTRY],
-    outfile: "index.mjs",
-    bundle: true,
-    write: false,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    // ESM builds of the AWS SDK tree-shake better and need no require().
-    mainFields: ["module", "main"],
-    // sharp loads a native binary relative to its own package: it ships as
-    // files in node_modules/, not inside the bundle.
-    external: ["sharp"],
-    minify: true,
-    sourcemap: false,
-    logLevel: "silent",
-    // A CommonJS dependency bundled into ESM calls require() through esbuild's
-    // shim, which throws "Dynamic require ... is not supported" unless a real
-    // require exists; none is needed today, so this only guards future deps.
-    banner: { js: 'import { createRequire as __imgapiCreateRequire } from "node:module"; const require = __imgapiCreateRequire(import.meta.url);' },
-  });
+  const result = await build(HANDLER_BUILD_OPTIONS);
   const out = result.outputFiles[0];
   if (out === undefined) throw new Error(`bundling ${ENTRY}: esbuild produced no output`);
   return out.contents;

@@ -7,24 +7,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { build, type Metafile } from "esbuild";
-
-const ROOT = new URL("..", import.meta.url).pathname;
+import { HANDLER_BUILD_OPTIONS } from "../deploy/function-zip.ts";
 
 async function importGraph(): Promise<Metafile["inputs"]> {
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: ["function/handler.ts"],
-    outfile: "index.mjs",
-    bundle: true,
-    write: false,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    mainFields: ["module", "main"],
-    external: ["sharp"],
-    metafile: true,
-    logLevel: "silent",
-  });
+  const result = await build({ ...HANDLER_BUILD_OPTIONS, metafile: true });
   return result.metafile.inputs;
 }
 
