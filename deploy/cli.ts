@@ -148,9 +148,9 @@ export function clientsFromFlags(flags: Flags, config: Config, env: NodeJS.Proce
   const profile = typeof flags.profile === "string" ? flags.profile : undefined;
   // Without --profile the SDK looks for AWS_PROFILE only when no access keys are in the environment.
   const named = profile ?? (env.AWS_ACCESS_KEY_ID === undefined ? env.AWS_PROFILE : undefined);
-  if (named !== undefined && !knownProfiles(env).includes(named)) {
+  const known = named === undefined ? [] : knownProfiles(env);
+  if (named !== undefined && !known.includes(named)) {
     const files = sharedFiles(env);
-    const known = knownProfiles(env);
     throw new UsageError(
       `No AWS profile named "${named}"${profile === undefined ? " (AWS_PROFILE)" : ""} in ${files.config} or ${files.credentials}${known.length ? `; the profiles there: ${known.join(", ")}` : " (no profiles there)"}. Set it up with: aws configure --profile ${named} (or aws configure sso), or pick one of those.`,
     );
