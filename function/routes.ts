@@ -11,27 +11,42 @@ export interface Route {
    * in "iam" mode); "public": anyone, the handler itself checks a signed URL.
    */
   access: "private" | "public";
+  /**
+   * In "jwt" mode with scopes configured (config jwt.scopes), the scope a
+   * private route's token must carry: "read" routes only look, "write" routes
+   * store, change or delete.
+   */
+  scope?: "read" | "write";
   summary: string;
 }
 
 export const ROUTES = [
-  { method: "POST", resource: "/images", access: "private", summary: "Upload an original image" },
-  { method: "GET", resource: "/images/{id}", access: "private", summary: "Create missing sizes and list them" },
-  { method: "GET", resource: "/images/{id}/{size}", access: "private", summary: "Fetch one size's bytes" },
+  { method: "POST", resource: "/images", access: "private", scope: "write", summary: "Upload an original image" },
+  { method: "GET", resource: "/images/{id}", access: "private", scope: "read", summary: "Create missing sizes and list them" },
+  { method: "GET", resource: "/images/{id}/{size}", access: "private", scope: "read", summary: "Fetch one size's bytes" },
   { method: "GET", resource: "/public/images/{id}/{size}", access: "public", summary: "Fetch one size's bytes through a signed URL, without credentials" },
-  { method: "POST", resource: "/uploads", access: "private", summary: "Get a presigned S3 URL to PUT an original too large for POST /images" },
-  { method: "DELETE", resource: "/images/{id}", access: "private", summary: "Delete an image and all its sizes" },
-  { method: "PUT", resource: "/images/{id}/focus", access: "private", summary: "Set the point every cover crop of the image keeps in frame" },
-  { method: "DELETE", resource: "/images/{id}/focus", access: "private", summary: "Clear the image's focal point: cover crops use each size's position again" },
+  { method: "POST", resource: "/uploads", access: "private", scope: "write", summary: "Get a presigned S3 URL to PUT an original too large for POST /images" },
+  { method: "DELETE", resource: "/images/{id}", access: "private", scope: "write", summary: "Delete an image and all its sizes" },
+  { method: "PUT", resource: "/images/{id}/focus", access: "private", scope: "write", summary: "Set the point every cover crop of the image keeps in frame" },
+  { method: "DELETE", resource: "/images/{id}/focus", access: "private", scope: "write", summary: "Clear the image's focal point: cover crops use each size's position again" },
 ] as const satisfies readonly Route[];
 
-export type AuthMode = "apiKey" | "iam";
+export type AuthMode = "apiKey" | "iam" | "jwt";
+
+/** API Gateway's authorization types this API uses: "CUSTOM" is the JWT Lambda authorizer. */
+export type AuthorizationType = "NONE" | "AWS_IAM" | "CUSTOM";
 
 /** How API Gateway guards a route's method, for the configured auth mode. OPTIONS is never guarded. */
-export function methodAuth(route: Pick<Route, "access">, mode: AuthMode): { apiKeyRequired: boolean; authorizationType: "NONE" | "AWS_IAM" } {
+export function methodAuth(route: Pick<Route, "access">, mode: AuthMode): { apiKeyRequired: boolean; authorizationType: AuthorizationType } {
   if (route.access === "public") return { apiKeyRequired: false, authorizationType: "NONE" };
-  return mode === "iam" ? { apiKeyRequired: false, authorizationType: "AWS_IAM" } : { apiKeyRequired: true, authorizationType: "NONE" };
+  if (mode === "iam") return { apiKeyRequired: false, authorizationType: "AWS_IAM" };
+  // A bearer token proves who calls; an API key in a browser app would be public anyway.
+  if (mode === "jwt") return { apiKeyRequired: false, authorizationType: "CUSTOM" };
+  return { apiKeyRequired: true, authorizationType: "NONE" };
 }
+
+/** The route's key, "METHOD /resource", as the handler's action table and the authorizer's policy name it. */
+export const routeKey = (route: Pick<Route, "method" | "resource">): RouteKey => `${route.method} ${route.resource}` as RouteKey;
 
 /** "METHOD /resource" of each route of the table (and of no other method/resource pair). */
 export type RouteKey = (typeof ROUTES)[number] extends infer R ? (R extends { method: infer M extends string; resource: infer P extends string } ? `${M} ${P}` : never) : never;

@@ -1,6 +1,7 @@
 // The calls on one method that both kinds of method (the routes' proxy
 // methods, api-methods.ts, and the preflights' mocks, api-options.ts) make.
 import { DeleteMethodCommand, GetMethodCommand, PutMethodCommand, type Method } from "@aws-sdk/client-api-gateway";
+import type { AuthorizationType } from "../../function/routes.ts";
 import type { DeployContext } from "../context.ts";
 import { step } from "../errors.ts";
 import type { Changes} from "../toolkit/index.ts";
@@ -10,7 +11,7 @@ export interface MethodSpec {
   path: string;
   httpMethod: string;
   apiKeyRequired: boolean;
-  authorizationType: "NONE" | "AWS_IAM";
+  authorizationType: AuthorizationType;
 }
 
 /** The method as GetMethod reports it (with its integration and method responses), or undefined. */
