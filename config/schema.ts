@@ -17,6 +17,9 @@ const sizeName = z
 
 const dimension = z.number().int().min(1).max(10_000);
 
+// RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/, "an OAuth scope of 1-128 printable characters without spaces, quotes or backslashes");
+
 
 export const sizeSchema = z
   .strictObject({
@@ -86,7 +89,7 @@ export const runtimeSettingsSchema = z.strictObject({
     .prefault({}),
 });
 
-export const configSchema = z.strictObject({
+const configFields = z.strictObject({
   stackName: z
     .string()
     .regex(/^[a-z][a-z0-9-]{1,22}[a-z0-9]$/, "3-24 lowercase letters, digits or '-', starting with a letter (bucket names add account and region)")
@@ -135,8 +138,23 @@ export const configSchema = z.strictObject({
       rateLimitPerIp: z.number().int().min(10).max(2_000_000_000).optional(),
     })
     .prefault({}),
-  // "apiKey": API Gateway API keys + usage plan; "iam": SigV4-signed requests (AWS_IAM).
-  auth: z.enum(["apiKey", "iam"]).default("apiKey"),
+  // "apiKey": API Gateway API keys + usage plan; "iam": SigV4-signed requests
+  // (AWS_IAM); "jwt": a bearer token from an OIDC issuer (config jwt), checked
+  // by a Lambda authorizer, and every image belongs to the token's subject.
+  auth: z.enum(["apiKey", "iam", "jwt"]).default("apiKey"),
+  jwt: z
+    .strictObject({
+      // Its discovery document is <issuer>/.well-known/openid-configuration, and
+      // tokens' iss must equal it exactly. Deployed, https only (local mode
+      // takes a loopback http issuer through --jwt-issuer).
+      issuer: z.url({ protocol: /^https$/, error: "an https URL (the issuer exactly as its tokens' iss claim)" }),
+      // The token's aud (an OAuth client id, or an API identifier such as Auth0's).
+      audience: z.string().min(1).max(256),
+      // Scopes a token must hold: `read` for the GET routes, `write` for those
+      // that upload, change or delete (function/routes.ts). Absent: any valid token may do both.
+      scopes: z.strictObject({ read: scopeToken, write: scopeToken }).optional(),
+    })
+    .optional(),
   // Resize every object that arrives under originals/ (by any route) through an
   // S3 event notification scoped to that prefix; the function writes only resized/.
   resizeOnUpload: z.boolean().default(false),
@@ -160,6 +178,12 @@ export const configSchema = z.strictObject({
       retentionDays: z.number().int().min(1).max(36_500).default(365),
     })
     .prefault({}),
+});
+
+// Refined after the shape: "jwt" needs its issuer, and a jwt block without it would be ignored silently.
+export const configSchema = configFields.superRefine((c, ctx) => {
+  if (c.auth === "jwt" && c.jwt === undefined) ctx.addIssue({ code: "custom", message: 'a jwt block {"issuer", "audience"} with auth "jwt"', path: ["jwt"], input: c.jwt });
+  if (c.auth !== "jwt" && c.jwt !== undefined) ctx.addIssue({ code: "custom", message: 'auth "jwt" with a jwt block (or remove the block)', path: ["auth"], input: c.auth });
 });
 
 export type SizeSpec = z.output<typeof sizeSchema>;

@@ -60,7 +60,12 @@ export async function buildFunctionZip(options: BuildFunctionZipOptions): Promis
   const cpu = NPM_CPU[architecture];
 
   progress(`bundling ${ENTRY} with esbuild`);
-  const files = new Map<string, Uint8Array>([["index.mjs", await bundleHandler()]]);
+  const files = new Map<string, Uint8Array>([
+    ["index.mjs", await bundle(HANDLER_BUILD_OPTIONS)],
+    // The JWT authorizer's entry, loaded by index.mjs only for authorizer events (auth "jwt"):
+    // image requests never parse jose.
+    [AUTHORIZER_FILE, await bundle(AUTHORIZER_BUILD_OPTIONS)],
+  ]);
 
   const modules = await installSharp(cacheDir, cpu, progress);
   for (const pkg of runtimePackages(modules, cpu)) {
@@ -130,7 +135,7 @@ export const HANDLER_BUILD_OPTIONS = {
   mainFields: ["module", "main"],
   // sharp loads a native binary relative to its own package: it ships as
   // files in node_modules/, not inside the bundle.
-  external: ["sharp"],
+  external: ["sharp", "./authorizer.mjs"],
   minify: true,
   sourcemap: false,
   logLevel: "silent",
@@ -140,10 +145,15 @@ export const HANDLER_BUILD_OPTIONS = {
   banner: { js: 'import { createRequire as __imgapiCreateRequire } from "node:module"; const require = __imgapiCreateRequire(import.meta.url);' },
 } satisfies BuildOptions;
 
-async function bundleHandler(): Promise<Uint8Array> {
-  const result = await build(HANDLER_BUILD_OPTIONS);
-  const out = result.outputFiles[0];
-  if (out === undefined) throw new Error(`bundling ${ENTRY}: esbuild produced no output`);
+/** The handler's dynamic import of it is left as is (function/handler.ts AUTHORIZER_MODULE). */
+export const AUTHORIZER_FILE = "authorizer.mjs";
+
+export const AUTHORIZER_BUILD_OPTIONS = { ...HANDLER_BUILD_OPTIONS, entryPoints: ["function/authorizer.ts"], outfile: AUTHORIZER_FILE } satisfies BuildOptions;
+
+async function bundle(options: BuildOptions & { entryPoints: string[] }): Promise<Uint8Array> {
+  const result = await build({ ...options, write: false });
+  const out = result.outputFiles?.[0];
+  if (out === undefined) throw new Error(`bundling ${options.entryPoints.join()}: esbuild produced no output`);
   return out.contents;
 }
 

@@ -17,6 +17,8 @@ export interface ResourceNames {
   functionLogGroup: string;
   accessLogGroup: string;
   restApi: string;
+  /** The REST API's JWT authorizer (auth "jwt"). */
+  authorizer: string;
   stage: string;
   apiKey: string;
   usagePlan: string;
@@ -39,6 +41,7 @@ export function resourceNames(stack: string, account: string, region: string): R
     functionLogGroup: `/aws/lambda/${fn}`,
     accessLogGroup: `/aws/apigateway/${stack}-access`,
     restApi: stack,
+    authorizer: `${stack}-jwt`,
     stage: "prod",
     apiKey: `${stack}-key`,
     usagePlan: `${stack}-plan`,

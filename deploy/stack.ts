@@ -13,7 +13,7 @@ import { ensureFunctionBoundary, removeFunctionBoundary } from "./resources/func
 import { ensureImagesBucket, removeImagesBucket } from "./resources/images-bucket.ts";
 import { ensureAuditKey, ensureKmsKey, removeAuditKey, removeKmsKey } from "./resources/kms-key.ts";
 import { ensureLambdaFunction, removeLambdaFunction } from "./resources/lambda-function.ts";
-import { ensureLambdaPermission } from "./resources/lambda-permission.ts";
+import { ensureAuthorizerPermission, ensureLambdaPermission, removeAuthorizerPermission } from "./resources/lambda-permission.ts";
 import { ensureLambdaRole, ensureLambdaRolePolicy, removeLambdaRole } from "./resources/lambda-role.ts";
 import { ensureLogGroups, removeLogGroups } from "./resources/log-groups.ts";
 import { ensureRestApi, removeRestApi } from "./resources/rest-api.ts";
@@ -191,6 +191,12 @@ export const STACK: readonly StackStep[] = [
     // The function's resource policy goes with the function.
     title: "invoke permission",
     ensure: (ctx, built) => ensureLambdaPermission(ctx, { functionArn: need(built, "functionArn"), restApiId: need(built, "restApiId") }),
+  },
+  {
+    title: "authorizer permission",
+    enabled: (config) => config.auth === "jwt" || `only with auth jwt, not ${config.auth}`,
+    ensure: (ctx, built) => ensureAuthorizerPermission(ctx, { restApiId: need(built, "restApiId") }),
+    remove: (ctx) => removeAuthorizerPermission(ctx),
   },
   {
     // In "iam" mode no method asks for an API key, and a usage plan meters only

@@ -11,8 +11,10 @@ import { listSizes, type PublicUrlSigner } from "./actions/list-sizes.ts";
 import { publicSize } from "./actions/public-size.ts";
 import { setFocus } from "./actions/set-focus.ts";
 import { uploadImage } from "./actions/upload-image.ts";
+import { requireCaller, requireOwner, type Access } from "./auth/access.ts";
+import type { Caller } from "./auth/jwt-verify.ts";
 import { ApiError } from "./errors.ts";
-import type { RouteKey } from "./routes.ts";
+import { ROUTES, routeKey, type Route, type RouteKey } from "./routes.ts";
 import { base64Length, header } from "./http/request.ts";
 import { corsHeaders, errorResult, mergeHeaders } from "./http/response.ts";
 import { writeRequestLog, type LogSink } from "./log.ts";
@@ -33,6 +35,8 @@ export interface AppOptions {
   now?: () => number;
   /** The API's base URL for links (a custom domain, local mode); else API Gateway's domain and stage from the event. */
   baseUrl?: string;
+  /** auth "jwt": private routes need the authorizer's caller, and each image is its uploader's alone. */
+  access?: Access;
 }
 
 export type Handler = (event: APIGatewayProxyEvent, context?: Partial<Context>) => Promise<APIGatewayProxyResult>;
@@ -77,23 +81,34 @@ export function createApp(options: AppOptions): Handler {
 
   // One action per route of the table: a route added to ROUTES without its
   // action here does not compile (Record over RouteKey).
-  const actions: Record<RouteKey, (event: APIGatewayProxyEvent, base: () => string) => Promise<Outcome>> = {
+  const actions: Record<RouteKey, (event: APIGatewayProxyEvent, base: () => string, caller: Caller | undefined) => Promise<Outcome>> = {
     // Public URLs appear in an upload's answer only with the sizes made at upload: otherwise KMS is not called.
-    "POST /images": async (event, base) => uploadImage(event, settings, store, base(), settings.sizesAt === "upload" ? await publicUrlSigner() : undefined),
+    "POST /images": async (event, base, caller) => uploadImage(event, settings, store, base(), settings.sizesAt === "upload" ? await publicUrlSigner() : undefined, caller?.sub),
     "GET /images/{id}": async (event, base) => listSizes(event, settings, store, base(), await publicUrlSigner()),
     "GET /images/{id}/{size}": (event) => getSize(event, settings, store, { maxInlineBytes }),
     "DELETE /images/{id}": (event) => deleteImage(event, store),
     "PUT /images/{id}/focus": (event, base) => setFocus(event, settings, store, base(), false),
     "DELETE /images/{id}/focus": (event, base) => setFocus(event, settings, store, base(), true),
-    "POST /uploads": (event, base) => createUpload(event, settings, store, base(), now()),
+    "POST /uploads": (event, base, caller) => createUpload(event, settings, store, base(), now(), caller?.sub),
     "GET /public/images/{id}/{size}": async (event) => publicSize(event, settings, store, await secret(), { maxInlineBytes, nowSeconds: Math.floor(now() / 1000) }),
   };
+
+  const routes = new Map<string, Route>(ROUTES.map((r) => [routeKey(r), r]));
+
+  /** auth "jwt": the caller of a private route, who must own the image the route names. */
+  async function callerFor(event: APIGatewayProxyEvent, route: Route | undefined): Promise<Caller | undefined> {
+    if (options.access === undefined || route?.access !== "private") return undefined;
+    const caller = requireCaller(event, route, options.access);
+    if (route.resource.includes("{id}")) await requireOwner(store, event.pathParameters?.id, caller);
+    return caller;
+  }
 
   async function dispatch(event: APIGatewayProxyEvent, route: string): Promise<Outcome> {
     if (route === "OPTIONS") return { statusCode: 204, headers: {}, body: "" };
     const action = Object.hasOwn(actions, route) ? actions[route as RouteKey] : undefined;
     if (action === undefined) throw new ApiError("ROUTE_NOT_FOUND", `No route for ${event.httpMethod} ${event.resource ?? event.path}.`);
-    return action(event, () => apiBase(event, options.baseUrl));
+    const caller = await callerFor(event, routes.get(route));
+    return action(event, () => apiBase(event, options.baseUrl), caller);
   }
 
   return async function handler(event, context) {

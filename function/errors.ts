@@ -4,6 +4,8 @@
 
 export type ErrorCode =
   | "INVALID_REQUEST"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
   | "INVALID_ID"
   | "INVALID_CONTENT_TYPE"
   | "UNKNOWN_SIZE"
@@ -29,6 +31,10 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   INVALID_ID: 400,
   UNKNOWN_SIZE: 400,
   INVALID_CONTENT_TYPE: 400,
+  // auth "jwt": no caller identity reached the function, or its token lacks the route's scope
+  // (the authorizer refuses both first; the function checks again).
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   // A signed public URL that was altered, has expired, or cannot be checked.
   INVALID_SIGNATURE: 403,
   URL_EXPIRED: 403,

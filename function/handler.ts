@@ -7,10 +7,12 @@
 // the first signed URL, S3's presigner for the first presigned URL, and the
 // settings are checked without zod (npm run bench holds this import to 1.5x
 // sharp's own).
+import type { Context } from "aws-lambda";
 import { ConfigError } from "../config/config-error.ts";
 import { BUCKET_ENV, settingsFromEnv, SIGNING_SECRET_CONTEXT, SIGNING_SECRET_ENV } from "../config/runtime-env.ts";
 import { BASE_URL_ENV, parseBaseUrl } from "./actions/links.ts";
 import { createLambdaHandler } from "./app.ts";
+import { accessFromEnv } from "./auth/access.ts";
 import { configureLibvips } from "./image/libvips.ts";
 import { ciphertextFromEnv, kmsOnFirstUse, kmsSigningSecret } from "./signing-secret.ts";
 import { createS3Client } from "./storage/s3-client.ts";
@@ -28,14 +30,31 @@ try {
 } catch (e) {
   throw new ConfigError("environment", [(e as Error).message]);
 }
+const access = accessFromEnv(process.env);
 configureLibvips(settings.input.formats);
 
 // Bounded like the S3 client's, so a slow KMS cannot hold a request past 29 s.
 const kms = kmsOnFirstUse({ maxAttempts: 3, requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true } });
 
-export const handler = createLambdaHandler({
+const lambdaHandler = createLambdaHandler({
   store: new ImageStore(createS3Client(), bucket),
   settings,
   ...(baseUrl === undefined ? {} : { baseUrl }),
+  ...(access === undefined ? {} : { access }),
   ...(ciphertext === undefined ? {} : { signingSecret: kmsSigningSecret(kms, ciphertext, SIGNING_SECRET_CONTEXT) }),
 });
+
+// auth "jwt": API Gateway calls this function as the API's TOKEN authorizer
+// too. Its code (jose, the issuer's key set) is a module of its own in the zip,
+// loaded on the first such event, so image requests never parse it. A
+// variable keeps esbuild from bundling it in (deploy/function-zip.ts).
+const AUTHORIZER_MODULE = "./authorizer.mjs";
+type TokenEvent = { type: "TOKEN"; authorizationToken?: string; methodArn: string };
+const isTokenEvent = (event: unknown): event is TokenEvent => (event as { type?: unknown } | null)?.type === "TOKEN" && typeof (event as { methodArn?: unknown }).methodArn === "string";
+let authorizer: Promise<(event: TokenEvent) => Promise<unknown>> | undefined;
+
+export const handler = ((event: unknown, context?: Partial<Context>) => {
+  if (!isTokenEvent(event)) return (lambdaHandler as (e: unknown, c?: Partial<Context>) => Promise<unknown>)(event, context);
+  authorizer ??= import(AUTHORIZER_MODULE).then((m: { handler: (event: TokenEvent) => Promise<unknown> }) => m.handler);
+  return authorizer.then((authorize) => authorize(event));
+}) as typeof lambdaHandler;

@@ -176,10 +176,10 @@ export async function renderAndStore(
   const kept = got.posted ? got.meta : direct ? await store.originalRecord(id) : undefined;
   const focus = options.focus ?? kept?.focus;
   const placeholder = checked.placeholder ?? kept?.placeholder;
-  const { name } = got.meta;
+  const { name, owner } = got.meta;
   const original: OriginalMeta = {
     id, key: originalKey(id), format: info.format, width: info.width, height: info.height, hasAlpha: info.hasAlpha, bytes: info.bytes,
-    ...(name === undefined ? {} : { name }), ...(placeholder === undefined ? {} : { placeholder }), ...(focus === undefined ? {} : { focus }),
+    ...(name === undefined ? {} : { name }), ...(owner === undefined ? {} : { owner }), ...(placeholder === undefined ? {} : { placeholder }), ...(focus === undefined ? {} : { focus }),
   };
   if (direct) await store.putOriginalRecord(original);
 

@@ -9,7 +9,7 @@ import { BINARY_MEDIA_TYPES, isBinaryMediaType, matchRoute, ROUTES, type Route }
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
 export const LOCAL_STAGE = "local";
-const LOCAL_ACCOUNT = "000000000000";
+export const LOCAL_ACCOUNT = "000000000000";
 
 export interface RouteMatch {
   route: Route;
@@ -97,6 +97,8 @@ export interface EventContext {
   apiKey: string | null;
   /** In "iam" mode, the access key whose SigV4 signature passed (identity.accessKey, caller, user). */
   iamAccessKeyId?: string;
+  /** In "jwt" mode, what the authorizer answered: principalId and its context (sub, scope). */
+  authorizer?: Record<string, string>;
   now?: Date;
   /** The API's binary media types; this API's by default. */
   binaryMediaTypes?: readonly string[];
@@ -134,7 +136,7 @@ export function toProxyEvent(request: HttpRequest, match: RouteMatch, context: E
     requestContext: {
       accountId: LOCAL_ACCOUNT,
       apiId: "local",
-      authorizer: null,
+      authorizer: context.authorizer ?? null,
       domainName: host.replace(/:\d+$/, ""),
       domainPrefix: "local",
       extendedRequestId: context.requestId,

@@ -18,7 +18,11 @@ export interface BannerFacts {
   settings: RuntimeSettings;
 }
 
-export type CallerAuth = { mode: "apiKey"; apiKey: string } | { mode: "iam"; credentials: LocalCredentials };
+export type CallerAuth =
+  | { mode: "apiKey"; apiKey: string }
+  | { mode: "iam"; credentials: LocalCredentials }
+  /** The token is shown only when the dev issuer minted it; curl examples then read it from $TOKEN. */
+  | { mode: "jwt"; issuer: string; audience: string; token?: string };
 
 /** Single-quoted for POSIX shells, whatever the text holds. */
 export function shellQuote(text: string): string {
@@ -38,6 +42,7 @@ const JSON_FIELD = (path: string) => `node -pe 'JSON.parse(require("fs").readFil
 /** The curl options that authenticate a private call. */
 export function curlAuth(auth: CallerAuth): string {
   if (auth.mode === "apiKey") return `-H ${shellQuote(`x-api-key: ${auth.apiKey}`)}`;
+  if (auth.mode === "jwt") return `-H "Authorization: Bearer $TOKEN"`;
   // curl signs SigV4 itself (7.75+), as the execute-api service in the local region.
   return `--aws-sigv4 ${shellQuote(`aws:amz:${LOCAL_REGION}:execute-api`)} --user ${shellQuote(`${auth.credentials.accessKeyId}:${auth.credentials.secretAccessKey}`)}`;
 }
@@ -74,6 +79,21 @@ export function curlExamples(url: string, auth: CallerAuth, settings: RuntimeSet
   return ROUTES.flatMap((route) => [`# ${route.method} ${route.resource}: ${route.summary}`, ...commands[`${route.method} ${route.resource}` as RouteKey]]);
 }
 
+function authLines(auth: CallerAuth, bold: (t: string) => string, dim: (t: string) => string): string[] {
+  if (auth.mode === "apiKey") return [`  API key   ${bold(auth.apiKey)}`];
+  if (auth.mode === "iam") {
+    return [
+      `  auth      SigV4 (execute-api, ${LOCAL_REGION}) on private routes ${dim("(the public route needs none)")}`,
+      `  key id    ${bold(auth.credentials.accessKeyId)}`,
+      `  secret    ${bold(auth.credentials.secretAccessKey)}`,
+    ];
+  }
+  return [
+    `  auth      bearer JWT from ${auth.issuer} for audience ${auth.audience} ${dim("(each image is its uploader's alone)")}`,
+    ...(auth.token === undefined ? [] : [`  token     ${dim("(dev issuer, 1 hour):")} export TOKEN=${bold(auth.token)}`]),
+  ];
+}
+
 export function banner(facts: BannerFacts, colour: boolean): string {
   const paint = (code: number) => (text: string) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
   const bold = paint(1);
@@ -81,13 +101,7 @@ export function banner(facts: BannerFacts, colour: boolean): string {
   const green = paint(32);
   const lines = [
     `${bold("imgapi local")}  ${green(facts.url)}`,
-    ...(facts.auth.mode === "apiKey"
-      ? [`  API key   ${bold(facts.auth.apiKey)}`]
-      : [
-          `  auth      SigV4 (execute-api, ${LOCAL_REGION}) on private routes ${dim("(the public route needs none)")}`,
-          `  key id    ${bold(facts.auth.credentials.accessKeyId)}`,
-          `  secret    ${bold(facts.auth.credentials.secretAccessKey)}`,
-        ]),
+    ...authLines(facts.auth, bold, dim),
     `  demo      ${green(facts.demoUrl)} ${dim("(open it in a browser: pick an image, see every size)")}`,
     `  bucket    ${facts.bucket} ${dim(`(local S3 on ${facts.s3Endpoint}, signed requests of this server only; data in ${facts.dataDir})`)}`,
     `  settings  ${facts.settingsSource} ${dim(`(sizes: ${describeSizes(facts.settings)})`)}`,

@@ -28,7 +28,13 @@ Options:
   --data-dir <path>  where the local S3 keeps its objects (default .local/s3)
   --auth <mode>      apiKey (default): private routes need the x-api-key header;
                      iam: they need a SigV4 signature (execute-api, us-east-1)
-                     by the key pair printed (the public route needs neither)
+                     by the key pair printed (the public route needs neither);
+                     jwt: a bearer token of --jwt-issuer, checked as deployed
+  --jwt-issuer <url> with --auth jwt, the OIDC issuer (https, or loopback http)
+  --jwt-audience <s> with --auth jwt, the audience tokens must name
+  --jwt-scopes <r,w> with --auth jwt, the read and write scopes (optional)
+  --jwt-dev-issuer   start a local OIDC issuer too (implies --auth jwt) and print
+                     a token for it: try the jwt mode in one minute
   --json             print one JSON line {"url","apiKey","bucket"} (with --auth iam
                      also "auth","accessKeyId","secretAccessKey") instead of the
                      banner, and nothing else on stdout; request logs then go
@@ -54,7 +60,8 @@ interface Cli {
   port?: number;
   config?: string;
   dataDir?: string;
-  auth: "apiKey" | "iam";
+  auth: "apiKey" | "iam" | "jwt";
+  jwt?: { issuer?: string; audience?: string; scopes?: { read: string; write: string }; dev: boolean };
 }
 
 function parsePort(text: string, what: string): number {
@@ -76,7 +83,11 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): Cli {
         port: { type: "string" },
         config: { type: "string" },
         "data-dir": { type: "string" },
-        auth: { type: "string", default: "apiKey" },
+        auth: { type: "string" },
+        "jwt-issuer": { type: "string" },
+        "jwt-audience": { type: "string" },
+        "jwt-scopes": { type: "string" },
+        "jwt-dev-issuer": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -86,16 +97,42 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): Cli {
     throw new UsageError((e as Error).message.split(". ")[0]!);
   }
   const port = values.port !== undefined ? parsePort(values.port, "--port") : env.PORT ? parsePort(env.PORT, "$PORT") : undefined;
-  if (values.auth !== "apiKey" && values.auth !== "iam") {
-    throw new UsageError(`Expected apiKey or iam for --auth but received ${JSON.stringify(values.auth)}`);
+  const auth = values.auth ?? (values["jwt-dev-issuer"] ? "jwt" : "apiKey");
+  if (auth !== "apiKey" && auth !== "iam" && auth !== "jwt") {
+    throw new UsageError(`Expected apiKey, iam or jwt for --auth but received ${JSON.stringify(auth)}`);
+  }
+  const jwt = auth === "jwt" ? parseJwtFlags(values) : undefined;
+  if (auth !== "jwt" && (values["jwt-issuer"] ?? values["jwt-audience"] ?? values["jwt-scopes"]) !== undefined) {
+    throw new UsageError(`--jwt-issuer, --jwt-audience and --jwt-scopes go with --auth jwt, not --auth ${auth}`);
   }
   return {
     help: values.help,
     json: values.json,
-    auth: values.auth,
+    auth,
+    ...(jwt === undefined ? {} : { jwt }),
     ...(port === undefined ? {} : { port }),
     ...(values.config === undefined ? {} : { config: values.config }),
     ...(values["data-dir"] === undefined ? {} : { dataDir: values["data-dir"] }),
+  };
+}
+
+function parseJwtFlags(values: { "jwt-issuer"?: string; "jwt-audience"?: string; "jwt-scopes"?: string; "jwt-dev-issuer"?: boolean }): NonNullable<Cli["jwt"]> {
+  const dev = values["jwt-dev-issuer"] === true;
+  if (dev && values["jwt-issuer"] !== undefined) throw new UsageError("Give --jwt-issuer or --jwt-dev-issuer, not both");
+  if (!dev && (values["jwt-issuer"] === undefined || values["jwt-audience"] === undefined)) {
+    throw new UsageError("--auth jwt needs --jwt-issuer URL and --jwt-audience AUDIENCE (or --jwt-dev-issuer to start a local issuer)");
+  }
+  let scopes: { read: string; write: string } | undefined;
+  if (values["jwt-scopes"] !== undefined) {
+    const [read, write, ...rest] = values["jwt-scopes"].split(",");
+    if (!read || !write || rest.length > 0) throw new UsageError(`Expected READ,WRITE (two scopes) for --jwt-scopes but received ${JSON.stringify(values["jwt-scopes"])}`);
+    scopes = { read, write };
+  }
+  return {
+    dev,
+    ...(values["jwt-issuer"] === undefined ? {} : { issuer: values["jwt-issuer"] }),
+    ...(values["jwt-audience"] === undefined ? {} : { audience: values["jwt-audience"] }),
+    ...(scopes === undefined ? {} : { scopes }),
   };
 }
 
@@ -148,13 +185,16 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
   const log = cli.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => console.log(line);
   let server;
+  let issuer: { issuer: string; audience: string; token?: string; close?: () => Promise<void> } | undefined;
   try {
     server = await step("Starting the API and its local S3 (loading sharp and the AWS SDK)", async () => {
       const { startLocalServer } = await import("./server.ts");
+      issuer = cli.jwt === undefined ? undefined : await jwtIssuer(cli.jwt);
       return startLocalServer({
         apiKey: apiKeyFrom(process.env),
         auth: cli.auth,
         ...(cli.auth === "iam" ? { credentials: credentialsFrom(process.env) } : {}),
+        ...(issuer === undefined ? {} : { jwt: { issuer: issuer.issuer, audience: issuer.audience, ...(cli.jwt?.scopes === undefined ? {} : { scopes: cli.jwt.scopes }) } }),
         settings: loaded.settings,
         log,
         ...(cli.port === undefined ? {} : { port: cli.port }),
@@ -162,13 +202,16 @@ async function main(argv: string[]): Promise<number | undefined> {
       });
     });
   } catch (e) {
+    await issuer?.close?.();
     console.error(`starting the local server: ${(e as Error).message}`);
     return 1;
   }
+  const callerAuth = issuer !== undefined ? { mode: "jwt" as const, issuer: issuer.issuer, audience: issuer.audience, ...(issuer.token === undefined ? {} : { token: issuer.token }) } : server.credentials === undefined ? { mode: "apiKey" as const, apiKey: server.apiKey } : { mode: "iam" as const, credentials: server.credentials };
 
   if (cli.json) {
     const iam = server.credentials === undefined ? {} : { auth: server.auth, accessKeyId: server.credentials.accessKeyId, secretAccessKey: server.credentials.secretAccessKey };
-    console.log(JSON.stringify({ url: server.url, apiKey: server.apiKey, bucket: server.bucket, ...iam }));
+    const jwt = issuer === undefined ? {} : { auth: server.auth, issuer: issuer.issuer, audience: issuer.audience, ...(issuer.token === undefined ? {} : { token: issuer.token }) };
+    console.log(JSON.stringify({ url: server.url, apiKey: server.apiKey, bucket: server.bucket, ...iam, ...jwt }));
   } else {
     // https://no-color.org: set and not empty turns colours off.
     const colour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === "";
@@ -177,7 +220,7 @@ async function main(argv: string[]): Promise<number | undefined> {
         {
           url: server.url,
           demoUrl: server.demoUrl,
-          auth: server.credentials === undefined ? { mode: "apiKey", apiKey: server.apiKey } : { mode: "iam", credentials: server.credentials },
+          auth: callerAuth,
           bucket: server.bucket,
           s3Endpoint: server.s3.endpoint,
           dataDir: server.s3.dataDir,
@@ -195,7 +238,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     if (stopping) process.exit(130);
     stopping = true;
     console.error("Stopping (Ctrl-C again to force)...");
-    server.close().then(
+    Promise.all([server.close(), issuer?.close?.()]).then(
       () => process.exit(0),
       (e: unknown) => {
         console.error(`stopping the local server: ${(e as Error).message}`);
@@ -206,6 +249,15 @@ async function main(argv: string[]): Promise<number | undefined> {
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   return undefined;
+}
+
+/** The issuer the flags name, or a dev issuer on loopback with a token minted for "dev-user" (with both scopes, when scopes are set). */
+async function jwtIssuer(flags: NonNullable<Cli["jwt"]>): Promise<{ issuer: string; audience: string; token?: string; close?: () => Promise<void> }> {
+  if (!flags.dev) return { issuer: flags.issuer!, audience: flags.audience! };
+  const { startDevIssuer } = await import("./dev-issuer.ts");
+  const dev = await startDevIssuer({ audience: flags.audience ?? "imgapi-local" });
+  const token = await dev.mint({ sub: "dev-user", ...(flags.scopes === undefined ? {} : { scope: `${flags.scopes.read} ${flags.scopes.write}` }) });
+  return { issuer: dev.issuer, audience: dev.audience, token, close: () => dev.close() };
 }
 
 main(process.argv.slice(2)).then(

@@ -12,6 +12,7 @@ import { createApp, type Handler } from "../function/app.ts";
 import { corsHeaders } from "../function/http/response.ts";
 import { configureLibvips } from "../function/image/libvips.ts";
 import type { LogSink } from "../function/log.ts";
+import type { JwtSettings } from "../function/auth/jwt-verify.ts";
 import type { AuthMode } from "../function/routes.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import {
@@ -27,6 +28,7 @@ import {
   toHttpResponse,
   toProxyEvent,
 } from "./api-gateway.ts";
+import { createLocalJwtCheck, type LocalJwtCheck } from "./gateway-jwt.ts";
 import { generateApiKey } from "./api-key.ts";
 import { DEMO_PATH, serveDemo } from "./demo-server.ts";
 import { checkApiKey, checkSignature, type GatewayAuth } from "./gateway-auth.ts";
@@ -53,6 +55,8 @@ export interface LocalServerOptions {
   credentials?: LocalCredentials;
   /** The URL-signing secret; random per start by default (no KMS locally), so a restart rotates it. */
   signingSecret?: Buffer;
+  /** auth "jwt": the issuer, audience and scopes tokens are checked against (a loopback http issuer is allowed locally). */
+  jwt?: JwtSettings;
 }
 
 export interface LocalServer {
@@ -89,8 +93,8 @@ function send(res: ServerResponse, result: APIGatewayProxyResult, accept: string
   res.end(answer.body);
 }
 
-/** `iam` given: private routes need a SigV4 signature by that key pair instead of the API key. */
-function createListener(handler: Handler, settings: RuntimeSettings, apiKey: string, log: LogSink, iam?: LocalCredentials) {
+/** `iam` given: private routes need a SigV4 signature by that key pair instead of the API key; `jwt`: a bearer token. */
+function createListener(handler: Handler, settings: RuntimeSettings, apiKey: string, log: LogSink, iam?: LocalCredentials, jwt?: LocalJwtCheck) {
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const method = req.method ?? "GET";
@@ -106,9 +110,11 @@ function createListener(handler: Handler, settings: RuntimeSettings, apiKey: str
 
     const match = findRoute(method, splitTarget(req.url ?? "/").path);
     if (match === undefined) return reject(missingAuthenticationToken(cors), "no such route");
-    const auth: GatewayAuth = { apiKey, ...(iam === undefined ? {} : { iam }) };
+    const auth: GatewayAuth = { mode: jwt !== undefined ? "jwt" : iam !== undefined ? "iam" : "apiKey", apiKey, ...(iam === undefined ? {} : { iam }) };
     const keyed = checkApiKey(match, method, headers, auth, cors);
     if (!keyed.ok) return reject(keyed.result, keyed.reason);
+    const bearer = jwt === undefined ? undefined : await jwt(match, method, splitTarget(req.url ?? "/").path, headers, cors);
+    if (bearer !== undefined && !bearer.ok) return reject(bearer.result, bearer.reason);
     const body = await readBody(req, MAX_REQUEST_BYTES);
     if (body === undefined) return reject(requestTooLarge(cors), `body over ${MAX_REQUEST_BYTES} bytes`);
     const signed = await checkSignature(match, { method, url: req.url ?? "/", rawHeaders: req.rawHeaders, body }, auth, cors);
@@ -118,7 +124,7 @@ function createListener(handler: Handler, settings: RuntimeSettings, apiKey: str
     const event = toProxyEvent(
       { method, url: req.url ?? "/", rawHeaders: req.rawHeaders, sourceIp: (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, ""), localPort: req.socket.localPort ?? 0, body },
       match,
-      { requestId, apiKey: keyed.apiKey, ...(iamAccessKeyId === undefined ? {} : { iamAccessKeyId }) },
+      { requestId, apiKey: keyed.apiKey, ...(iamAccessKeyId === undefined ? {} : { iamAccessKeyId }), ...(bearer?.ok && bearer.authorizer !== undefined ? { authorizer: bearer.authorizer } : {}) },
     );
     let result: unknown;
     try {
@@ -159,6 +165,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const apiKey = options.apiKey ?? generateApiKey();
   const auth = options.auth ?? "apiKey";
   const credentials = auth === "iam" ? (options.credentials ?? generateCredentials()) : undefined;
+  if (auth === "jwt" && options.jwt === undefined) throw new Error('auth "jwt" needs the issuer and audience (options.jwt; --jwt-issuer and --jwt-audience)');
+  const jwtCheck = auth === "jwt" ? createLocalJwtCheck(options.jwt!) : undefined;
   // In memory only, never printed: a signed URL stops working when the server restarts.
   const signingSecret = options.signingSecret ?? randomBytes(32);
   const log = options.log ?? ((line: string) => console.log(line));
@@ -175,7 +183,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // The handler is made once the port is known: links and Location headers
   // are built from the server's own address, never from a request's Host.
   const made: { handler?: Handler } = {};
-  const server = createServer(createListener((event, context) => made.handler!(event, context), settings, apiKey, log, credentials));
+  const server = createServer(createListener((event, context) => made.handler!(event, context), settings, apiKey, log, credentials, jwtCheck));
   let port: number;
   try {
     port = await listen(server, options.port ?? DEFAULT_PORT);
@@ -189,6 +197,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     log,
     baseUrl: `http://${HOST}:${port}`,
     signingSecret: () => Promise.resolve(signingSecret),
+    ...(auth === "jwt" ? { access: options.jwt!.scopes === undefined ? {} : { scopes: options.jwt!.scopes } } : {}),
     ...(options.maxInlineBytes === undefined ? {} : { maxInlineBytes: options.maxInlineBytes }),
   });
 

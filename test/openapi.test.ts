@@ -292,6 +292,12 @@ describe("openapi.yaml on moto", () => {
     await call(app, del(up.id));
     await call(app, del(up.id));
     await call(app, del("nope"));
+    // auth "jwt": the function's own check behind the authorizer (no caller; a caller without the scope).
+    const jwtApp = make({ access: { scopes: { read: "images:read", write: "images:write" } } });
+    await call(jwtApp, listEvent(up.id));
+    const readOnly = uploadEvent(jpeg, { contentType: "image/jpeg" });
+    readOnly.requestContext.authorizer = { principalId: "reader", sub: "reader", scope: "images:read" };
+    await call(jwtApp, readOnly);
     // An event for a resource the function has no route for (API Gateway never sends one).
     await call(app, apiEvent({ method: "GET", resource: "/nowhere" }));
 

@@ -12,6 +12,8 @@ export interface MethodSpec {
   httpMethod: string;
   apiKeyRequired: boolean;
   authorizationType: AuthorizationType;
+  /** CUSTOM methods: the JWT authorizer's id (undefined in a dry run before it exists). */
+  authorizerId?: string;
 }
 
 /** The method as GetMethod reports it (with its integration and method responses), or undefined. */
@@ -28,13 +30,16 @@ export const getMethod = (ctx: DeployContext, restApiId: string, resourceId: str
 export async function putMethod(ctx: DeployContext, restApiId: string, resourceId: string, spec: MethodSpec): Promise<void> {
   await createOrAdopt(
     "apigateway",
-    () => ctx.clients.apigw.send(new PutMethodCommand({ restApiId, resourceId, httpMethod: spec.httpMethod, authorizationType: spec.authorizationType, apiKeyRequired: spec.apiKeyRequired })),
+    () => ctx.clients.apigw.send(new PutMethodCommand({ restApiId, resourceId, httpMethod: spec.httpMethod, authorizationType: spec.authorizationType, apiKeyRequired: spec.apiKeyRequired, ...(spec.authorizerId === undefined ? {} : { authorizerId: spec.authorizerId }) })),
     () => getMethod(ctx, restApiId, resourceId, spec.httpMethod),
   );
 }
 
-/** A method reported without apiKeyRequired does not require a key. */
-export const authDrifted = (actual: Method, spec: MethodSpec) => (actual.apiKeyRequired ?? false) !== spec.apiKeyRequired || actual.authorizationType !== spec.authorizationType;
+/** A method reported without apiKeyRequired does not require a key; a CUSTOM one must name our authorizer. */
+export const authDrifted = (actual: Method, spec: MethodSpec) =>
+  (actual.apiKeyRequired ?? false) !== spec.apiKeyRequired ||
+  actual.authorizationType !== spec.authorizationType ||
+  (spec.authorizationType === "CUSTOM" && actual.authorizerId !== spec.authorizerId);
 
 /**
  * A method whose guard drifted is deleted and put again rather than patched:
@@ -42,7 +47,7 @@ export const authDrifted = (actual: Method, spec: MethodSpec) => (actual.apiKeyR
  * UpdateMethod, and it is the same path as a first create (moto has no UpdateMethod).
  */
 export async function dropDriftedMethod(ctx: DeployContext, restApiId: string, resourceId: string, spec: MethodSpec, changes: Changes): Promise<void> {
-  await changes.apply(`delete method ${spec.httpMethod} ${spec.path} (apiKeyRequired/authorizationType drifted)`, "apigateway:DELETE", () =>
+  await changes.apply(`delete method ${spec.httpMethod} ${spec.path} (apiKeyRequired/authorizationType/authorizerId drifted)`, "apigateway:DELETE", () =>
     ctx.clients.apigw.send(new DeleteMethodCommand({ restApiId, resourceId, httpMethod: spec.httpMethod })),
   );
 }

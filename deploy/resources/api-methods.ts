@@ -30,8 +30,11 @@ export function resourcePaths(routes: readonly Route[] = ROUTES): string[] {
  * Each route's method, guarded as methodAuth says for the auth mode, plus
  * OPTIONS (no key, no signature: browsers send neither on preflight) on every resource.
  */
-export function methodSpecs(mode: AuthMode, routes: readonly Route[] = ROUTES): MethodSpec[] {
-  const specs: MethodSpec[] = routes.map((r) => ({ path: r.resource, httpMethod: r.method, ...methodAuth(r, mode) }));
+export function methodSpecs(mode: AuthMode, routes: readonly Route[] = ROUTES, authorizerId?: string): MethodSpec[] {
+  const specs: MethodSpec[] = routes.map((r) => {
+    const guard = methodAuth(r, mode);
+    return { path: r.resource, httpMethod: r.method, ...guard, ...(guard.authorizationType === "CUSTOM" && authorizerId !== undefined ? { authorizerId } : {}) };
+  });
   for (const path of resourcePaths(routes)) specs.push({ path, httpMethod: "OPTIONS", apiKeyRequired: false, authorizationType: "NONE" });
   return specs.sort((a, b) => `${a.path} ${a.httpMethod}`.localeCompare(`${b.path} ${b.httpMethod}`));
 }
@@ -66,7 +69,7 @@ async function ensureResource(ctx: DeployContext, restApiId: string, path: strin
   return made?.value;
 }
 
-export async function reconcileMethods(ctx: DeployContext, restApiId: string, functionArn: string, changes: Changes): Promise<void> {
+export async function reconcileMethods(ctx: DeployContext, restApiId: string, functionArn: string, changes: Changes, authorizerId?: string): Promise<void> {
   const { apigw } = ctx.clients;
   const resources = await getResources(ctx, restApiId);
   const byPath = new Map(resources.map((r) => [r.path!, r]));
@@ -86,7 +89,7 @@ export async function reconcileMethods(ctx: DeployContext, restApiId: string, fu
   }
 
   const uri = integrationUri(ctx, functionArn);
-  const specs = methodSpecs(ctx.config.auth);
+  const specs = methodSpecs(ctx.config.auth, ROUTES, authorizerId);
   for (const path of wanted) {
     const resource = byPath.get(path)!;
     const actual: Record<string, Method> = resource.resourceMethods ?? {};

@@ -20,6 +20,7 @@ import type { DeployContext } from "../context.ts";
 import { DeployError, errorName, step } from "../errors.ts";
 import type { Changes} from "../toolkit/index.ts";
 import { createOrAdopt, ignoreAbsent, orAbsent } from "../toolkit/index.ts";
+import { authorizerSpec } from "./api-authorizer.ts";
 import { desiredGatewayResponses } from "./api-gateway-responses.ts";
 import { integrationUri, methodSpecs } from "./api-methods.ts";
 import { PREFLIGHT_REQUEST_TEMPLATES, preflightSpec } from "./api-options.ts";
@@ -48,6 +49,8 @@ export const ACCESS_LOG_FORMAT = JSON.stringify({
 export interface StageDeps {
   functionArn: string;
   accessLogGroupArn: string;
+  /** auth "jwt": the authorizer the methods use (a new one needs a new deployment). */
+  authorizerId?: string;
 }
 
 export function stageArn(ctx: Pick<DeployContext, "partition" | "region" | "names">, restApiId: string): string {
@@ -55,11 +58,13 @@ export function stageArn(ctx: Pick<DeployContext, "partition" | "region" | "name
 }
 
 /** A hash of everything a deployment snapshots: when it is unchanged, the stage already serves it. */
-export function definitionHash(ctx: Pick<DeployContext, "partition" | "region" | "config">, functionArn: string): string {
+export function definitionHash(ctx: Pick<DeployContext, "partition" | "region" | "config">, functionArn: string, authorizerId?: string): string {
   const preflight = preflightSpec(ctx.config);
   const definition = {
     binaryMediaTypes: [...BINARY_MEDIA_TYPES],
-    methods: methodSpecs(ctx.config.auth).map((spec) => ({
+    // Authorizer changes take effect only with a new deployment, as methods do.
+    ...(ctx.config.auth === "jwt" ? { authorizer: { id: authorizerId, ...authorizerSpec(ctx, functionArn) } } : {}),
+    methods: methodSpecs(ctx.config.auth, ROUTES, authorizerId).map((spec) => ({
       ...spec,
       integration:
         spec.httpMethod === "OPTIONS"
@@ -155,7 +160,7 @@ export async function reconcileStage(ctx: DeployContext, restApiId: string, deps
   const { apigw } = ctx.clients;
   const stageName = ctx.names.stage;
   let stage = await getStage(ctx, restApiId);
-  const deploymentId = await ensureDeployment(ctx, restApiId, stage, `${DEFINITION_PREFIX}${definitionHash(ctx, deps.functionArn)}`, changes);
+  const deploymentId = await ensureDeployment(ctx, restApiId, stage, `${DEFINITION_PREFIX}${definitionHash(ctx, deps.functionArn, deps.authorizerId)}`, changes);
   // Tags go with CreateStage only: the deployer may not PUT /tags, which could
   // re-tag another stack's API as its own (deploy/deployer-policy-services.json).
   if (stage === undefined) {

@@ -5,6 +5,7 @@
 // (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
 // checked here, before any call, with what to shorten.
 import { BUCKET_ENV, runtimeSettingsOf, SETTINGS_ENV, settingsToEnv, SIGNING_SECRET_ENV } from "../../config/runtime-env.ts";
+import { jwtSettingsToEnv } from "../../function/auth/authorizer-env.ts";
 import type { DeployContext } from "../context.ts";
 import { DeployError } from "../errors.ts";
 
@@ -19,6 +20,8 @@ export function functionEnvironment(ctx: DeployContext, signingSecretCiphertext:
     // each get one and fragment; npm run bench measured peak RSS -22% over 3
     // requests and -25% over 10, at the same CPU.
     MALLOC_ARENA_MAX: "2",
+    // auth "jwt": the authorizer's settings, which the handler reads too (the scopes, and that images have owners).
+    ...(ctx.config.auth === "jwt" && ctx.config.jwt !== undefined ? jwtSettingsToEnv(ctx.config.jwt) : {}),
   };
   const measured = Buffer.byteLength(JSON.stringify(variables));
   if (measured > ENVIRONMENT_LIMIT_BYTES) {

@@ -140,3 +140,13 @@ export async function ensureLambdaPermission(ctx: DeployContext, deps: LambdaPer
 }
 
 export const removeLambdaPermission = (ctx: DeployContext): Promise<StepReport> => removeInvokeStatement(ctx, STATEMENT_ID);
+
+/** auth "jwt": API Gateway calls the function as the API's authorizer, from a source of its own (API_ID/authorizers/ID), which the methods' statement does not cover. */
+export const AUTHORIZER_STATEMENT_ID = "imgapi-apigateway-authorizer";
+
+export const authorizerSourceArn = (ctx: Pick<DeployContext, "partition" | "region" | "account">, restApiId: string) => arn(ctx, "execute-api", `${restApiId}/authorizers/*`);
+
+export const ensureAuthorizerPermission = (ctx: DeployContext, deps: { restApiId: string }): Promise<StepReport> =>
+  ensureInvokeStatement(ctx, { sid: AUTHORIZER_STATEMENT_ID, principal: "apigateway.amazonaws.com", sourceArn: authorizerSourceArn(ctx, deps.restApiId), resource: "authorizer permission" });
+
+export const removeAuthorizerPermission = (ctx: DeployContext): Promise<StepReport> => removeInvokeStatement(ctx, AUTHORIZER_STATEMENT_ID, "authorizer permission");

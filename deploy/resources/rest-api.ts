@@ -9,6 +9,7 @@ import type { DeployContext, StepReport } from "../context.ts";
 import { DeployError, step } from "../errors.ts";
 import { STACK_TAG } from "../names.ts";
 import { Changes, ignoreAbsent } from "../toolkit/index.ts";
+import { deleteAuthorizers, ensureAuthorizer, findAuthorizers } from "./api-authorizer.ts";
 import { reconcileGatewayResponses } from "./api-gateway-responses.ts";
 import { methodSpecs, reconcileMethods, resourcePaths } from "./api-methods.ts";
 import { reconcileStage, stageArn, type StageDeps } from "./api-stage.ts";
@@ -102,9 +103,14 @@ export async function ensureRestApi(ctx: DeployContext, deps: RestApiDeps): Prom
   }
   const restApiId = api.id!;
   if (!created) await reconcileApiSettings(ctx, api, changes);
-  await reconcileMethods(ctx, restApiId, deps.functionArn, changes);
+  // auth "jwt": the authorizer first (the methods name it); otherwise the
+  // methods are freed of it first, since API Gateway will not delete one in use.
+  const authorizer = ctx.config.auth === "jwt" ? await ensureAuthorizer(ctx, restApiId, deps.functionArn, changes) : undefined;
+  await reconcileMethods(ctx, restApiId, deps.functionArn, changes, authorizer?.id);
+  const unused = authorizer?.twins ?? (await findAuthorizers(ctx, restApiId)).map((a) => a.id!);
+  await deleteAuthorizers(ctx, restApiId, unused, changes);
   await reconcileGatewayResponses(ctx, restApiId, changes);
-  await reconcileStage(ctx, restApiId, deps, changes);
+  await reconcileStage(ctx, restApiId, { ...deps, ...(authorizer?.id === undefined ? {} : { authorizerId: authorizer.id }) }, changes);
   return { ...changes.report(created, created ? undefined : changes.list.join("; ")), ...outputs(ctx, restApiId) };
 }
 

@@ -66,8 +66,10 @@ export async function createUpload(
   store: ImageStore,
   base: string,
   nowMs: number,
+  /** auth "jwt": the uploader's subject, bound into the presigned PUT. */
+  owner?: string,
 ): Promise<APIGatewayProxyResult> {
-  const request = parseRequest(event, settings);
+  const request = { ...parseRequest(event, settings), ...(owner === undefined ? {} : { owner }) };
   const id = randomUUID();
   const expiresIn = settings.uploads.urlExpiresSeconds;
   const url = await store.presignUpload(id, request, expiresIn);

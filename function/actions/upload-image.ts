@@ -100,6 +100,8 @@ export async function uploadImage(
   store: ImageStore,
   base: string,
   publicUrl?: PublicUrlSigner,
+  /** auth "jwt": the uploader's subject, stored with the original. */
+  owner?: string,
 ): Promise<APIGatewayProxyResult & { bytesIn: number }> {
   const { data, name } = parseUpload(event, settings);
   const focus = parseFocusQuery(event);
@@ -107,7 +109,7 @@ export async function uploadImage(
   const id = randomUUID();
   const facts: Checked = {
     id, format: info.format, width: info.width, height: info.height, hasAlpha: info.hasAlpha, bytes: data.length,
-    ...(name === undefined ? {} : { name }), ...(focus === undefined ? {} : { focus }),
+    ...(name === undefined ? {} : { name }), ...(focus === undefined ? {} : { focus }), ...(owner === undefined ? {} : { owner }),
   };
   let original: OriginalMeta;
   let variants: ReturnType<typeof variantEntry>[] | undefined;

@@ -5,7 +5,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { ApiError } from "../errors.ts";
 import { originalKey, uploadKey, variantPrefix } from "./key-layout.ts";
-import { checkedMetadata, decodeName, isChecked, originalMetaOf, type OriginalFacts, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
+import { checkedMetadata, decodeName, decodeOwner, isChecked, originalMetaOf, type OriginalFacts, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
 import { getRecord, putRecord, rewriteMetadata } from "./original-facts.ts";
 import { isNotFound, translate } from "./s3-errors.ts";
 import { deleteUpload, moveUpload, presignUpload, type UploadRequest } from "./uploads.ts";
@@ -129,6 +129,14 @@ export class ImageStore {
   /** Every object under resized/{id}/: the variants in every format, and a direct write's record. */
   listVariantKeys(id: string): Promise<string[]> {
     return listKeys(this.s3, this.bucket, variantPrefix(id));
+  }
+
+  /** Whose the image is (auth "jwt"): undefined when there is no such image; no owner when none was recorded. */
+  async ownerOf(id: string): Promise<{ owner?: string } | undefined> {
+    const head = (await this.head(originalKey(id), "reading the original")) ?? (await this.head(uploadKey(id), "reading an upload"));
+    if (head === undefined) return undefined;
+    const owner = decodeOwner(head.Metadata);
+    return owner === undefined ? {} : { owner };
   }
 
   async hasOriginal(id: string): Promise<boolean> {

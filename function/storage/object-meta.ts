@@ -22,6 +22,8 @@ export interface OriginalMeta {
   placeholder?: Placeholder;
   /** Where every cover crop keeps in frame. */
   focus?: Focus;
+  /** In auth "jwt" mode, the subject (sub) of the token that uploaded it: only they see it. */
+  owner?: string;
 }
 
 /** What checking an original found, as stored with it (metadata, or the record of a direct write). */
@@ -44,13 +46,20 @@ export function isChecked(meta: Metadata): boolean {
   return (INPUT_FORMATS as readonly string[]).includes(meta?.format ?? "");
 }
 
-export function decodeName(meta: Metadata): string | undefined {
+/** A percent-encoded metadata field read back (S3 metadata is ASCII: names and subjects are kept encoded). */
+function decoded(meta: Metadata, field: "name" | "owner"): string | undefined {
   try {
-    return meta?.name === undefined ? undefined : decodeURIComponent(meta.name);
+    return meta?.[field] === undefined ? undefined : decodeURIComponent(meta[field]);
   } catch {
     return undefined;
   }
 }
+
+export const decodeName = (meta: Metadata): string | undefined => decoded(meta, "name");
+export const decodeOwner = (meta: Metadata): string | undefined => decoded(meta, "owner");
+
+/** The owner as a metadata field (an upload's presigned PUT carries it too). */
+export const ownerField = (owner: string | undefined): Record<string, string> => (owner === undefined ? {} : { owner: encodeURIComponent(owner) });
 
 function metaNumber(meta: Metadata, key: string): number {
   const n = Number(meta?.[key]);
@@ -74,19 +83,21 @@ export function readExtras(fields: Record<string, unknown> | undefined): Pick<Or
 }
 
 /** The metadata of a checked original. */
-export function checkedMetadata(original: Pick<OriginalMeta, "format" | "width" | "height" | "hasAlpha" | "name" | "placeholder" | "focus">): Record<string, string> {
+export function checkedMetadata(original: Pick<OriginalMeta, "format" | "width" | "height" | "hasAlpha" | "name" | "placeholder" | "focus" | "owner">): Record<string, string> {
   return {
     format: original.format,
     width: String(original.width),
     height: String(original.height),
     alpha: original.hasAlpha ? "1" : "0",
     ...(original.name === undefined ? {} : { name: encodeURIComponent(original.name) }),
+    ...ownerField(original.owner),
     ...extraFields(original),
   };
 }
 
 export function originalMetaOf(id: string, key: string, meta: Metadata, bytes: number | undefined): OriginalMeta {
   const name = decodeName(meta);
+  const owner = decodeOwner(meta);
   return {
     id,
     key,
@@ -96,6 +107,7 @@ export function originalMetaOf(id: string, key: string, meta: Metadata, bytes: n
     hasAlpha: meta?.alpha === "1",
     bytes: bytes ?? 0,
     ...(name === undefined ? {} : { name }),
+    ...(owner === undefined ? {} : { owner }),
     ...readExtras(meta),
   };
 }

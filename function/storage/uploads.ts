@@ -5,19 +5,22 @@
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from "@aws-sdk/client-s3";
 import { MIME_TYPES } from "../image/formats.ts";
 import { originalKey, uploadKey } from "./key-layout.ts";
-import { checkedMetadata, type OriginalMeta } from "./object-meta.ts";
+import { checkedMetadata, ownerField, type OriginalMeta } from "./object-meta.ts";
 import { isNotFound, translate } from "./s3-errors.ts";
 
 export interface UploadRequest {
   contentType: string;
   contentLength: number;
   name?: string;
+  /** auth "jwt": the uploader's subject, bound into the URL so the PUT cannot claim another. */
+  owner?: string;
 }
 
 /**
  * A presigned PUT of uploads/{id}. Content-Type and Content-Length are
  * signed headers: S3 refuses a PUT whose type or length differs. The name
- * travels as x-amz-meta-name in the signed query string.
+ * and owner travel as x-amz-meta-name and -owner in the signed query string,
+ * so a client cannot change them either.
  */
 export async function presignUpload(s3: S3Client, bucket: string, id: string, upload: UploadRequest, expiresInSeconds: number): Promise<string> {
   // Loaded on the first presigned URL: a cold start that makes none does not pay for it.
@@ -27,7 +30,7 @@ export async function presignUpload(s3: S3Client, bucket: string, id: string, up
     Key: uploadKey(id),
     ContentType: upload.contentType,
     ContentLength: upload.contentLength,
-    ...(upload.name === undefined ? {} : { Metadata: { name: encodeURIComponent(upload.name) } }),
+    Metadata: { ...(upload.name === undefined ? {} : { name: encodeURIComponent(upload.name) }), ...ownerField(upload.owner) },
   });
   // The SDK (since 3.729) adds a CRC32 of the body to every PutObject, and
   // presigning hoists it into the URL: the CRC32 of an empty body, which S3
