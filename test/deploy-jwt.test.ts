@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, beforeEach, test } from "node:test";
-import { GetApiKeysCommand, GetAuthorizersCommand, GetResourcesCommand, GetRestApisCommand, GetUsagePlansCommand } from "@aws-sdk/client-api-gateway";
+import { GetApiKeysCommand, GetAuthorizersCommand, GetDeploymentsCommand, GetResourcesCommand, GetRestApisCommand, GetStageCommand, GetUsagePlansCommand } from "@aws-sdk/client-api-gateway";
 import { GetFunctionCommand, GetPolicyCommand } from "@aws-sdk/client-lambda";
 import { strToU8, zipSync } from "fflate";
 import { parseConfig } from "../config/load.ts";
@@ -19,11 +19,13 @@ import type { StepReport } from "../deploy/context.ts";
 import type { FunctionZip } from "../deploy/function-zip.ts";
 import { resourceNames } from "../deploy/names.ts";
 import { AUTHORIZER_STATEMENT_ID } from "../deploy/resources/lambda-permission.ts";
+import { definitionHash, DEFINITION_PREFIX } from "../deploy/resources/rest-api.ts";
 import { deploy } from "../deploy/run.ts";
 import { AUTHORIZER_CACHE_SECONDS, BEARER_PATTERN } from "../function/auth/bearer.ts";
 import { ROUTES } from "../function/routes.ts";
 import { teardown } from "../teardown/run.ts";
 import { virtualClock } from "./support/clock.ts";
+import { interruptionPoints } from "./support/interruptions.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
 
 const ACCOUNT = "123456789012"; // moto's
@@ -47,12 +49,17 @@ let clients: AwsClients;
 let reader: AwsClients;
 let sent: string[] = [];
 let inputs: { name: string; input: unknown }[] = [];
+/** When set, the mutating call after this many throws, as if the run were killed there. */
+let failAfter: number | undefined;
 
 before(async () => {
   moto = await startMoto();
   const common = { region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 1 };
   clients = createClients({ ...common, observer: (service, command, input) => {
     const name = `${service}:${command.replace(/Command$/, "")}`;
+    if (failAfter !== undefined && !isReadOnly(command.replace(/Command$/, "")) && sent.filter((n) => !isReadOnly(n.split(":")[1]!)).length >= failAfter) {
+      throw new Error(`injected failure before mutating call ${failAfter + 1} (${name})`);
+    }
     sent.push(name);
     inputs.push({ name, input });
   } });
@@ -152,4 +159,31 @@ test("teardown of a jwt stack removes the API with its authorizer and the author
   const twice = await teardown({ config: jwtConfig, clients });
   assert.deepEqual(sent.filter((n) => !isReadOnly(n.split(":")[1]!)), []);
   assert.ok(twice.resources.every((r) => r.action === "absent" || r.action === "kept"), JSON.stringify(twice.resources.map((r) => [r.resource, r.action])));
+});
+
+test("a switch to jwt interrupted before each kind of its calls is finished by the next run, with one authorizer that the methods and the served deployment name", async (t) => {
+  await run(apiKeyConfig);
+  const transition = (await run(jwtConfig)).mutations;
+  const points = interruptionPoints(transition);
+  t.diagnostic(`${transition.length} mutating calls in the switch, interrupted before ${points.length} of them: ${transition.join(", ")}`);
+  assert.ok(transition.includes("apigw:CreateAuthorizer") && transition.includes("lambda:AddPermission"));
+  for (const k of points) {
+    await run(apiKeyConfig);
+    failAfter = k;
+    try {
+      await assert.rejects(run(jwtConfig), /injected failure/, `k=${k}`);
+    } finally {
+      failAfter = undefined;
+    }
+    await run(jwtConfig);
+    const { restApiId, methods, authorizers } = await api();
+    assert.equal(authorizers.length, 1, `k=${k}: one authorizer`);
+    for (const r of PRIVATE) assert.equal(methods.get(`${r.method} ${r.resource}`)?.authorizerId, authorizers[0]!.id, `k=${k}: ${r.method} ${r.resource}`);
+    const functionArn = (await reader.lambda.send(new GetFunctionCommand({ FunctionName: names.functionName }))).Configuration!.FunctionArn!;
+    const stage = await reader.apigw.send(new GetStageCommand({ restApiId, stageName: names.stage }));
+    const served = ((await reader.apigw.send(new GetDeploymentsCommand({ restApiId }))).items ?? []).find((d) => d.id === stage.deploymentId)?.description;
+    assert.equal(served, `${DEFINITION_PREFIX}${definitionHash({ partition: "aws", region: MOTO_REGION, config: jwtConfig }, functionArn, authorizers[0]!.id)}`, `k=${k}: the stage serves the jwt definition`);
+    assert.ok(await authorizerStatement(), `k=${k}: the authorizer permission`);
+    assert.deepEqual((await run(jwtConfig)).mutations, [], `k=${k}: converged`);
+  }
 });
