@@ -2,8 +2,11 @@
 // zip from buildFunctionZip unpacked as /var/task would be, Node.js 22 for the
 // zip's CPU (arm64 under qemu-user on an x64 machine), a runtime stand-in that
 // loads deploy's handler string the way the Lambda Node.js runtime does, and
-// API Gateway events served against moto's S3. The init time of each is
-// reported, not judged: under emulation it says little about Lambda's.
+// API Gateway events served against moto's S3. The stack runs in auth "jwt"
+// mode, so the same function also answers API Gateway's TOKEN authorizer
+// events from its authorizer.mjs, against an https issuer on loopback. The
+// init time of each is reported, not judged: under emulation it says little
+// about Lambda's.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +22,11 @@ import { BUCKET_ENV, runtimeSettingsOf, SETTINGS_ENV, settingsToEnv, SIGNING_SEC
 import { buildFunctionZip, type FunctionZip } from "../deploy/function-zip.ts";
 import { resourceNames } from "../deploy/names.ts";
 import { HANDLER } from "../deploy/resources/lambda-function.ts";
+import { jwtSettingsToEnv } from "../function/auth/authorizer-env.ts";
+import type { AuthorizerResult } from "../function/auth/token-policy.ts";
+import { ROUTES } from "../function/routes.ts";
 import { S3_ENDPOINT_ENV } from "../function/storage/s3-client.ts";
+import { startHttpsIssuer, type HttpsIssuer } from "./support/https-issuer.ts";
 import { responseBytes, responseJson, sizeEvent, uploadEvent } from "./support/events.ts";
 import { fixture, loadFixture } from "./support/fixtures.ts";
 import { lambdaEnvironment } from "./support/lambda-env.ts";
@@ -36,6 +43,7 @@ const CPU = { arm64: "arm64", x86_64: "x64" } as const;
 
 let moto: Moto;
 let s3: S3Client;
+let issuer: HttpsIssuer;
 const zips = new Map<Architecture, FunctionZip>();
 const temps: string[] = [];
 
@@ -44,6 +52,7 @@ const temps: string[] = [];
 // stretch the init time measured.
 before(async () => {
   const builds = (["arm64", "x86_64"] as const).map(async (architecture) => zips.set(architecture, await buildFunctionZip({ architecture })));
+  issuer = await startHttpsIssuer("imgapi-zip-run");
   const [started, ...built] = await Promise.allSettled([startMoto(), ...builds]);
   if (started.status === "fulfilled") {
     moto = started.value;
@@ -55,6 +64,7 @@ before(async () => {
 after(async () => {
   s3?.destroy();
   await moto?.stop();
+  await issuer?.close();
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -109,6 +119,9 @@ for (const architecture of ["arm64", "x86_64"] as const) {
         [SIGNING_SECRET_ENV]: randomBytes(184).toString("base64"),
         MALLOC_ARENA_MAX: "2",
         [S3_ENDPOINT_ENV]: moto.endpoint,
+        // auth "jwt": the authorizer's settings (deploy/resources/function-environment.ts), and trust in the issuer's test certificate.
+        ...jwtSettingsToEnv({ issuer: issuer.issuer, audience: issuer.audience, scopes: { read: "images:read", write: "images:write" } }),
+        NODE_EXTRA_CA_CERTS: issuer.caFile,
       },
       functionArn: `arn:aws:lambda:${config.region}:${ACCOUNT}:function:${names.functionName}`,
       timeoutSeconds: config.lambda.timeoutSeconds,
@@ -120,10 +133,13 @@ for (const architecture of ["arm64", "x86_64"] as const) {
       return { result, ms: performance.now() - started };
     };
 
-    const upload = await timed(uploadEvent(loadFixture(FIXTURE), { contentType: "image/jpeg" }));
+    // The authorizer's answer, as API Gateway passes it on to the image requests.
+    const caller = { principalId: "zip-user", sub: "zip-user", scope: "images:read images:write" };
+    const authorized = <E extends { requestContext: { authorizer: unknown } }>(event: E): E => ({ ...event, requestContext: { ...event.requestContext, authorizer: caller } });
+    const upload = await timed(authorized(uploadEvent(loadFixture(FIXTURE), { contentType: "image/jpeg" })));
     assert.equal(upload.result.statusCode, 201, `${upload.result.body}\n${lambda.output()}`);
     const { id, original } = responseJson<{ id: string; original: { width: number; height: number; format: string } }>(upload.result);
-    const resize = await timed(sizeEvent(id, "thumbnail"));
+    const resize = await timed(authorized(sizeEvent(id, "thumbnail")));
     t.diagnostic(`${architecture} (${node.how}): init ${lambda.initMs.toFixed(0)} ms, upload ${upload.ms.toFixed(0)} ms, thumbnail ${resize.ms.toFixed(0)} ms; ${lambda.userAgent}`);
 
     assert.match(lambda.userAgent, new RegExp(`^aws-lambda-nodejs/v${NODE22_VERSION.replaceAll(".", "\\.")} \\(linux; ${CPU[architecture]}\\)$`), "the function ran on another Node or CPU");
@@ -135,5 +151,18 @@ for (const architecture of ["arm64", "x86_64"] as const) {
     assert.deepEqual(await objectKeys(names.imagesBucket), [`originals/${id}`, `resized/${id}/thumbnail.webp`]);
     const stored = await s3.send(new HeadObjectCommand({ Bucket: names.imagesBucket, Key: `resized/${id}/thumbnail.webp` }));
     assert.equal(stored.ContentType, "image/webp");
+    const originalHead = await s3.send(new HeadObjectCommand({ Bucket: names.imagesBucket, Key: `originals/${id}` }));
+    assert.equal(originalHead.Metadata?.owner, "zip-user", "the original records its uploader");
+
+    // The same function as the API's TOKEN authorizer: a valid token gets the policy of every private route, a forged one "Unauthorized".
+    const methodArn = `arn:aws:execute-api:${config.region}:${ACCOUNT}:abc123/prod/GET/images/${id}`;
+    const token = await issuer.mint({ sub: "zip-user", scope: "images:read images:write" });
+    const allowed = (await lambda.invoke({ type: "TOKEN", authorizationToken: `Bearer ${token}`, methodArn }).catch((e: Error) => assert.fail(`${e.message}\n${lambda.output()}`))) as AuthorizerResult;
+    assert.equal(allowed.principalId, "zip-user");
+    const resources = allowed.policyDocument.Statement.filter((st) => st.Effect === "Allow").flatMap((st) => [st.Resource].flat());
+    assert.equal(resources.length, ROUTES.filter((r) => r.access === "private").length, JSON.stringify(allowed.policyDocument));
+    const [head, body] = token.split(".");
+    const forged = `${head}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, "base64url").toString()), sub: "someone-else" })).toString("base64url")}.${token.split(".")[2]}`;
+    await assert.rejects(lambda.invoke({ type: "TOKEN", authorizationToken: `Bearer ${forged}`, methodArn }), /Unauthorized/);
   });
 }
