@@ -7,6 +7,7 @@
 import type { Config } from "../config/schema.ts";
 import type { DeployContext, StepReport } from "./context.ts";
 import { buildFunctionZip, type FunctionZip } from "./function-zip.ts";
+import { cognitoPool } from "./resources/api-authorizer.ts";
 import { ensureApiGatewayAccount, removeApiGatewayAccount } from "./resources/api-gateway-account.ts";
 import { ensureBucketNotification, removeBucketNotification } from "./resources/bucket-notification.ts";
 import { ensureFunctionBoundary, removeFunctionBoundary } from "./resources/function-boundary.ts";
@@ -193,8 +194,9 @@ export const STACK: readonly StackStep[] = [
     ensure: (ctx, built) => ensureLambdaPermission(ctx, { functionArn: need(built, "functionArn"), restApiId: need(built, "restApiId") }),
   },
   {
+    // A Cognito issuer's authorizer is API Gateway's own: nothing invokes the function for it.
     title: "authorizer permission",
-    enabled: (config) => config.auth === "jwt" || `only with auth jwt, not ${config.auth}`,
+    enabled: (config) => (config.auth !== "jwt" ? `only with auth jwt, not ${config.auth}` : cognitoPool(config.jwt?.issuer) !== undefined ? "a Cognito issuer's authorizer is API Gateway's own" : true),
     ensure: (ctx, built) => ensureAuthorizerPermission(ctx, { restApiId: need(built, "restApiId") }),
     remove: (ctx) => removeAuthorizerPermission(ctx),
   },

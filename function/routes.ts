@@ -33,8 +33,8 @@ export const ROUTES = [
 
 export type AuthMode = "apiKey" | "iam" | "jwt";
 
-/** API Gateway's authorization types this API uses: "CUSTOM" is the JWT Lambda authorizer. */
-export type AuthorizationType = "NONE" | "AWS_IAM" | "CUSTOM";
+/** API Gateway's authorization types this API uses: "CUSTOM" is the JWT Lambda authorizer, "COGNITO_USER_POOLS" its stand-in for a Cognito issuer. */
+export type AuthorizationType = "NONE" | "AWS_IAM" | "CUSTOM" | "COGNITO_USER_POOLS";
 
 /** How API Gateway guards a route's method, for the configured auth mode. OPTIONS is never guarded. */
 export function methodAuth(route: Pick<Route, "access">, mode: AuthMode): { apiKeyRequired: boolean; authorizationType: AuthorizationType } {

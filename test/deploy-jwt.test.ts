@@ -187,3 +187,32 @@ test("a switch to jwt interrupted before each kind of its calls is finished by t
     assert.deepEqual((await run(jwtConfig)).mutations, [], `k=${k}: converged`);
   }
 });
+
+test("a Cognito user pool issuer gets API Gateway's own user pool authorizer, with each route's scope on its method and no invoke permission", async () => {
+  const pool = `${MOTO_REGION}_AbCdEf123`;
+  const cognito = configOf({ auth: "jwt", jwt: { ...JWT, issuer: `https://cognito-idp.${MOTO_REGION}.amazonaws.com/${pool}` } });
+  await run(cognito);
+  const { methods, authorizers } = await api();
+  assert.equal(authorizers.length, 1);
+  assert.deepEqual(
+    [authorizers[0]!.type, authorizers[0]!.providerARNs, authorizers[0]!.identitySource, authorizers[0]!.authorizerUri],
+    ["COGNITO_USER_POOLS", [`arn:aws:cognito-idp:${MOTO_REGION}:${ACCOUNT}:userpool/${pool}`], "method.request.header.Authorization", undefined],
+  );
+  for (const r of PRIVATE) {
+    const m = methods.get(`${r.method} ${r.resource}`);
+    assert.deepEqual(
+      [m?.authorizationType, m?.authorizerId, m?.apiKeyRequired ?? false, m?.authorizationScopes],
+      ["COGNITO_USER_POOLS", authorizers[0]!.id, false, [JWT.scopes[r.scope!]]],
+      `${r.method} ${r.resource}`,
+    );
+  }
+  assert.equal(await authorizerStatement(), undefined, "nothing invokes the function for a user pool authorizer");
+  assert.deepEqual((await run(cognito)).mutations, []);
+
+  // Another issuer: the TOKEN authorizer replaces the pool's, and the methods follow it.
+  await run(jwtConfig);
+  const after = await api();
+  assert.deepEqual(after.authorizers.map((a) => a.type), ["TOKEN"]);
+  for (const r of PRIVATE) assert.deepEqual([after.methods.get(`${r.method} ${r.resource}`)?.authorizationType, after.methods.get(`${r.method} ${r.resource}`)?.authorizerId], ["CUSTOM", after.authorizers[0]!.id]);
+  assert.ok(await authorizerStatement());
+});

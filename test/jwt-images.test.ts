@@ -194,4 +194,18 @@ describe("the handler's own check", () => {
     const noScope = await app(event);
     assert.deepEqual([noScope.statusCode, responseJson<{ error: { code: string } }>(noScope).error.code], [403, "FORBIDDEN"]);
   });
+
+  test("behind a Cognito user pool authorizer (which checks the pool, not the app client), the function refuses another client's token", async () => {
+    const store = new ImageStore(server.s3.client, server.bucket);
+    const app = createApp({ store, settings, log: () => {}, access: { scopes: SCOPES, audience: "our-client-id" } });
+    const upload = async (claims: Record<string, string>) => {
+      const event = apiEvent({ method: "POST", resource: "/images", body: await photo(), headers: { "Content-Type": "image/jpeg" } });
+      event.requestContext.authorizer = { claims: { sub: "frank", scope: BOTH, token_use: "access", ...claims } };
+      return app(event);
+    };
+    const other = await upload({ client_id: "another-apps-client" });
+    assert.deepEqual([other.statusCode, responseJson<{ error: { code: string } }>(other).error.code], [401, "UNAUTHORIZED"]);
+    assert.equal((await upload({ client_id: "our-client-id" })).statusCode, 201, "an access token of our app client");
+    assert.equal((await upload({ aud: "our-client-id", token_use: "id" })).statusCode, 201, "an ID token of our app client");
+  });
 });

@@ -12,8 +12,10 @@ export interface MethodSpec {
   httpMethod: string;
   apiKeyRequired: boolean;
   authorizationType: AuthorizationType;
-  /** CUSTOM methods: the JWT authorizer's id (undefined in a dry run before it exists). */
+  /** CUSTOM and COGNITO_USER_POOLS methods: the JWT authorizer's id (undefined in a dry run before it exists). */
   authorizerId?: string;
+  /** COGNITO_USER_POOLS methods: the scopes an access token must hold (config jwt.scopes). */
+  authorizationScopes?: string[];
 }
 
 /** The method as GetMethod reports it (with its integration and method responses), or undefined. */
@@ -30,7 +32,7 @@ export const getMethod = (ctx: DeployContext, restApiId: string, resourceId: str
 export async function putMethod(ctx: DeployContext, restApiId: string, resourceId: string, spec: MethodSpec): Promise<void> {
   await createOrAdopt(
     "apigateway",
-    () => ctx.clients.apigw.send(new PutMethodCommand({ restApiId, resourceId, httpMethod: spec.httpMethod, authorizationType: spec.authorizationType, apiKeyRequired: spec.apiKeyRequired, ...(spec.authorizerId === undefined ? {} : { authorizerId: spec.authorizerId }) })),
+    () => ctx.clients.apigw.send(new PutMethodCommand({ restApiId, resourceId, httpMethod: spec.httpMethod, authorizationType: spec.authorizationType, apiKeyRequired: spec.apiKeyRequired, ...(spec.authorizerId === undefined ? {} : { authorizerId: spec.authorizerId }), ...(spec.authorizationScopes === undefined ? {} : { authorizationScopes: spec.authorizationScopes }) })),
     () => getMethod(ctx, restApiId, resourceId, spec.httpMethod),
   );
 }
@@ -39,7 +41,8 @@ export async function putMethod(ctx: DeployContext, restApiId: string, resourceI
 export const authDrifted = (actual: Method, spec: MethodSpec) =>
   (actual.apiKeyRequired ?? false) !== spec.apiKeyRequired ||
   actual.authorizationType !== spec.authorizationType ||
-  (spec.authorizationType === "CUSTOM" && actual.authorizerId !== spec.authorizerId);
+  ((spec.authorizationType === "CUSTOM" || spec.authorizationType === "COGNITO_USER_POOLS") && actual.authorizerId !== spec.authorizerId) ||
+  (actual.authorizationScopes ?? []).join() !== (spec.authorizationScopes ?? []).join();
 
 /**
  * A method whose guard drifted is deleted and put again rather than patched:

@@ -6,7 +6,9 @@
 // Each is read, compared and written only where it differs; a lost answer to
 // a create is adopted (see putMethod and ensureResource).
 import { CreateResourceCommand, DeleteMethodCommand, DeleteResourceCommand, PutIntegrationCommand, paginateGetResources, type Method, type Resource } from "@aws-sdk/client-api-gateway";
-import { methodAuth, ROUTES, type AuthMode, type Route } from "../../function/routes.ts";
+import type { Config } from "../../config/schema.ts";
+import { methodAuth, ROUTES, type Route } from "../../function/routes.ts";
+import { cognitoPool } from "./api-authorizer.ts";
 import type { DeployContext } from "../context.ts";
 import { step } from "../errors.ts";
 import type { Changes} from "../toolkit/index.ts";
@@ -30,10 +32,21 @@ export function resourcePaths(routes: readonly Route[] = ROUTES): string[] {
  * Each route's method, guarded as methodAuth says for the auth mode, plus
  * OPTIONS (no key, no signature: browsers send neither on preflight) on every resource.
  */
-export function methodSpecs(mode: AuthMode, routes: readonly Route[] = ROUTES, authorizerId?: string): MethodSpec[] {
+export function methodSpecs(config: Pick<Config, "auth" | "jwt">, routes: readonly Route[] = ROUTES, authorizerId?: string): MethodSpec[] {
+  const cognito = config.auth === "jwt" && cognitoPool(config.jwt?.issuer) !== undefined;
   const specs: MethodSpec[] = routes.map((r) => {
-    const guard = methodAuth(r, mode);
-    return { path: r.resource, httpMethod: r.method, ...guard, ...(guard.authorizationType === "CUSTOM" && authorizerId !== undefined ? { authorizerId } : {}) };
+    const guard = methodAuth(r, config.auth);
+    if (guard.authorizationType !== "CUSTOM") return { path: r.resource, httpMethod: r.method, ...guard };
+    // A Cognito pool's authorizer checks the route's scope itself (an access token then, not an ID token).
+    const scope = config.jwt?.scopes !== undefined && r.scope !== undefined ? config.jwt.scopes[r.scope] : undefined;
+    return {
+      path: r.resource,
+      httpMethod: r.method,
+      apiKeyRequired: false,
+      authorizationType: cognito ? "COGNITO_USER_POOLS" : "CUSTOM",
+      ...(authorizerId === undefined ? {} : { authorizerId }),
+      ...(cognito && scope !== undefined ? { authorizationScopes: [scope] } : {}),
+    };
   });
   for (const path of resourcePaths(routes)) specs.push({ path, httpMethod: "OPTIONS", apiKeyRequired: false, authorizationType: "NONE" });
   return specs.sort((a, b) => `${a.path} ${a.httpMethod}`.localeCompare(`${b.path} ${b.httpMethod}`));
@@ -89,7 +102,7 @@ export async function reconcileMethods(ctx: DeployContext, restApiId: string, fu
   }
 
   const uri = integrationUri(ctx, functionArn);
-  const specs = methodSpecs(ctx.config.auth, ROUTES, authorizerId);
+  const specs = methodSpecs(ctx.config, ROUTES, authorizerId);
   for (const path of wanted) {
     const resource = byPath.get(path)!;
     const actual: Record<string, Method> = resource.resourceMethods ?? {};

@@ -58,13 +58,13 @@ export function stageArn(ctx: Pick<DeployContext, "partition" | "region" | "name
 }
 
 /** A hash of everything a deployment snapshots: when it is unchanged, the stage already serves it. */
-export function definitionHash(ctx: Pick<DeployContext, "partition" | "region" | "config">, functionArn: string, authorizerId?: string): string {
+export function definitionHash(ctx: Pick<DeployContext, "partition" | "region" | "config"> & Partial<Pick<DeployContext, "account">>, functionArn: string, authorizerId?: string): string {
   const preflight = preflightSpec(ctx.config);
   const definition = {
     binaryMediaTypes: [...BINARY_MEDIA_TYPES],
     // Authorizer changes take effect only with a new deployment, as methods do.
     ...(ctx.config.auth === "jwt" ? { authorizer: { id: authorizerId, ...authorizerSpec(ctx, functionArn) } } : {}),
-    methods: methodSpecs(ctx.config.auth, ROUTES, authorizerId).map((spec) => ({
+    methods: methodSpecs(ctx.config, ROUTES, authorizerId).map((spec) => ({
       ...spec,
       integration:
         spec.httpMethod === "OPTIONS"

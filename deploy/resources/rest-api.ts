@@ -95,7 +95,7 @@ export async function ensureRestApi(ctx: DeployContext, deps: RestApiDeps): Prom
         }),
       ), "creating");
     if (api?.id === undefined) {
-      const planned = `${resourcePaths().length} resources, ${methodSpecs(ctx.config.auth).length} methods (auth ${ctx.config.auth}), stage ${ctx.names.stage}`;
+      const planned = `${resourcePaths().length} resources, ${methodSpecs(ctx.config).length} methods (auth ${ctx.config.auth}), stage ${ctx.names.stage}`;
       return { ...changes.report(true, planned), ...outputs(ctx, "(new)") };
     }
     const twins = await findRestApis(ctx);

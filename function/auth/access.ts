@@ -18,6 +18,12 @@ import { callerHas, type ScopeNames } from "./token-policy.ts";
 export interface Access {
   /** Scopes a token must hold: read for the GET routes, write for the others (config jwt.scopes). */
   scopes?: ScopeNames;
+  /**
+   * The audience a Cognito user pool's token must name (its aud, or an access
+   * token's client_id): API Gateway's user pool authorizer checks the pool,
+   * not the app client, so the function does.
+   */
+  audience?: string;
 }
 
 // S3 user metadata holds at most 2 KB in all; OIDC caps sub at 255 ASCII characters.
@@ -26,18 +32,20 @@ const MAX_SUB = 255;
 /** auth "jwt" is on when deploy set the authorizer's settings (function/auth/authorizer-env.ts): the same scopes apply here. */
 export function accessFromEnv(env: NodeJS.ProcessEnv): Access | undefined {
   if (env[JWT_ISSUER_ENV] === undefined || env[JWT_ISSUER_ENV] === "") return undefined;
-  const { scopes } = jwtSettingsFromEnv(env);
-  return scopes === undefined ? {} : { scopes };
+  const { scopes, audience } = jwtSettingsFromEnv(env);
+  return { audience, ...(scopes === undefined ? {} : { scopes }) };
 }
 
 /**
  * The caller as the authorizer described it: a Lambda authorizer's
  * principalId and context (sub, scope), or a Cognito user pool's claims.
  */
-export function callerOf(event: Pick<APIGatewayProxyEvent, "requestContext">): Caller | undefined {
+export function callerOf(event: Pick<APIGatewayProxyEvent, "requestContext">, audience?: string): Caller | undefined {
   const authorizer = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
   if (authorizer === null || typeof authorizer !== "object") return undefined;
-  const claims = (typeof authorizer.claims === "object" && authorizer.claims !== null ? authorizer.claims : {}) as Record<string, unknown>;
+  const fromPool = typeof authorizer.claims === "object" && authorizer.claims !== null;
+  const claims = (fromPool ? authorizer.claims : {}) as Record<string, unknown>;
+  if (fromPool && audience !== undefined && claims.aud !== audience && claims.client_id !== audience) return undefined;
   const sub = [authorizer.principalId, authorizer.sub, claims.sub].find((v): v is string => typeof v === "string" && v !== "");
   if (sub === undefined || sub.length > MAX_SUB) return undefined;
   const scope = [authorizer.scope, claims.scope].find((v): v is string => typeof v === "string") ?? "";
@@ -46,7 +54,7 @@ export function callerOf(event: Pick<APIGatewayProxyEvent, "requestContext">): C
 
 /** The caller of a private route: 401 without one, 403 without the route's scope. */
 export function requireCaller(event: Pick<APIGatewayProxyEvent, "requestContext">, route: Pick<Route, "access" | "scope" | "method" | "resource">, access: Access): Caller {
-  const caller = callerOf(event);
+  const caller = callerOf(event, access.audience);
   if (caller === undefined) throw new ApiError("UNAUTHORIZED", "Send a valid bearer token: Authorization: Bearer <token from your identity provider>.");
   if (!callerHas(caller, route, access.scopes)) {
     throw new ApiError("FORBIDDEN", `${route.method} ${route.resource} needs a token with the scope "${access.scopes![route.scope!]}".`);
