@@ -189,12 +189,15 @@ describe("the demo page against an API in jwt mode, in headless Chromium", { ski
       ["expired", await issuer.mint({ sub: "dave", iat: now - 7200, exp: now - 120 })],
     ] as const) {
       const page = await openPage(api.demoUrl);
+      const seen = recordRequests(page);
       await page.getByLabel("Token").fill(token);
       await page.locator("#who").filter({ hasText: name === "expired" ? /^Signed in as dave \(pasted token, expired / : /not a JWT this page can read/ }).waitFor();
       const state = await pick(page, CONCERT);
       await page.screenshot({ path: join(ARTIFACTS, `demo-jwt-${name}.png`), fullPage: true });
       assert.equal(state, "error", name);
       assert.equal(await errorShown(page), UNAUTHORIZED, name);
+      const upload = seen.find((r) => r.method() === "POST" && r.url().startsWith(`${api.url}/images`))!;
+      assert.equal((await upload.allHeaders())["authorization"], `Bearer ${token}`, `${name}: that token is what the API refused`);
       assert.equal(await page.locator("#error").getAttribute("role"), "alert");
       assert.equal(await page.locator("#sizes li").count(), 0, name);
       await page.close();
