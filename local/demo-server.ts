@@ -17,6 +17,12 @@ export interface DemoConfig {
   apiKey: string;
   /** Shown above the form, e.g. why the key alone will not do on this server. */
   notice?: string;
+  /**
+   * An API in jwt mode: the page shows its Auth fieldset, prefilled with the
+   * OIDC issuer to sign in with, this page's client id there, and the scopes
+   * to ask for; it then sends a bearer token instead of the key.
+   */
+  jwt?: { issuer: string; clientId: string; scope?: string };
 }
 
 // A Map, not an object: a name such as "constructor" or "__proto__" must not
@@ -26,12 +32,18 @@ const FILES = new Map<string, { file: string; type: string }>([
   ["index.html", { file: "index.html", type: "text/html; charset=utf-8" }],
   ["demo.js", { file: "demo.js", type: "text/javascript; charset=utf-8" }],
   ["demo.css", { file: "demo.css", type: "text/css; charset=utf-8" }],
+  ["auth-panel.js", { file: "auth-panel.js", type: "text/javascript; charset=utf-8" }],
+  ["oidc.js", { file: "oidc.js", type: "text/javascript; charset=utf-8" }],
   // The placeholder decoder the page imports: the thumbhash package's own module (MIT), served as it is.
   ["thumbhash.js", { file: "../../node_modules/thumbhash/thumbhash.js", type: "text/javascript; charset=utf-8" }],
 ]);
 
 const HEADERS = {
-  // The page holds an API key: never cached, never framed, no Referer sent.
+  // The page holds an API key: never cached, never framed, no Referer sent
+  // (nor, back from a sign-in, the code in its address). connect-src stays
+  // open: the page calls the API and the OIDC issuer a person types in. The
+  // sign-in leaves by navigation, which CSP does not govern, so form-action
+  // stays 'none'.
   "Cache-Control": "no-store",
   "Content-Security-Policy":
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src *; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
@@ -107,7 +119,12 @@ export interface DemoServer {
 
 /** The page alone, on 127.0.0.1:port (0 picks a free one), pointed at an API elsewhere. */
 export async function startDemoServer(options: DemoConfig & { port?: number }): Promise<DemoServer> {
-  const config: DemoConfig = { apiUrl: options.apiUrl, apiKey: options.apiKey, ...(options.notice === undefined ? {} : { notice: options.notice }) };
+  const config: DemoConfig = {
+    apiUrl: options.apiUrl,
+    apiKey: options.apiKey,
+    ...(options.notice === undefined ? {} : { notice: options.notice }),
+    ...(options.jwt === undefined ? {} : { jwt: options.jwt }),
+  };
   const server = createServer((req, res) => {
     if (!serveDemo(req, res, config)) answer(res, 404, { "Content-Type": "text/plain; charset=utf-8" }, `Only the demo page is here: ${DEMO_PATH}\n`, false);
   });

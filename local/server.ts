@@ -94,7 +94,7 @@ function send(res: ServerResponse, result: APIGatewayProxyResult, accept: string
 }
 
 /** `iam` given: private routes need a SigV4 signature by that key pair instead of the API key; `jwt`: a bearer token. */
-function createListener(handler: Handler, settings: RuntimeSettings, apiKey: string, log: LogSink, iam?: LocalCredentials, jwt?: LocalJwtCheck) {
+function createListener(handler: Handler, settings: RuntimeSettings, apiKey: string, log: LogSink, iam?: LocalCredentials, jwt?: LocalJwtCheck, jwtSettings?: JwtSettings) {
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const method = req.method ?? "GET";
@@ -138,7 +138,21 @@ function createListener(handler: Handler, settings: RuntimeSettings, apiKey: str
 
   return function listener(req: IncomingMessage, res: ServerResponse): void {
     // The demo page, prefilled with this server's key; no API route starts with /demo.
-    if (serveDemo(req, res, { apiUrl: "", apiKey, ...(iam === undefined ? {} : { notice: "This server runs with --auth iam: the page sends only an x-api-key, so its calls are refused. Restart without --auth iam to try it." }) })) return;
+    if (
+      serveDemo(req, res, {
+        apiUrl: "",
+        apiKey,
+        ...(iam === undefined ? {} : { notice: "This server runs with --auth iam: the page sends only an x-api-key, so its calls are refused. Restart without --auth iam to try it." }),
+        // The issuer mints tokens for the audience: the page signs in as that client.
+        ...(jwtSettings === undefined
+          ? {}
+          : {
+              notice: `This server runs with --auth jwt: the API key is no credential here. Sign in with ${jwtSettings.issuer} (or paste a token it issued) and the page sends it as a bearer token.`,
+              jwt: { issuer: jwtSettings.issuer, clientId: jwtSettings.audience, ...(jwtSettings.scopes === undefined ? {} : { scope: `${jwtSettings.scopes.read} ${jwtSettings.scopes.write}` }) },
+            }),
+      })
+    )
+      return;
     serve(req, res).catch((e: unknown) => {
       log(JSON.stringify({ level: "error", msg: "gateway", detail: (e as Error).message }));
       if (!res.headersSent) res.writeHead(500).end();
@@ -183,7 +197,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // The handler is made once the port is known: links and Location headers
   // are built from the server's own address, never from a request's Host.
   const made: { handler?: Handler } = {};
-  const server = createServer(createListener((event, context) => made.handler!(event, context), settings, apiKey, log, credentials, jwtCheck));
+  const server = createServer(createListener((event, context) => made.handler!(event, context), settings, apiKey, log, credentials, jwtCheck, auth === "jwt" ? options.jwt : undefined));
   let port: number;
   try {
     port = await listen(server, options.port ?? DEFAULT_PORT);

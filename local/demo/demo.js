@@ -1,11 +1,13 @@
 // The demo page's script: upload the picked or dropped image, make every size,
-// fetch each one with the API key and show them side by side. Plain browser
+// fetch each one with the API key (or, for an API in jwt mode, a bearer token:
+// auth-panel.js) and show them side by side. Plain browser
 // JavaScript, no build step, no dependency. It uses only the API's documented
 // routes (POST /images, GET /images/{id}, GET /images/{id}/{size}), so it works
 // against `npm start` and a deployed API alike (whose cors.origins must then
 // allow this page's origin).
 /* global document, window, fetch, URL, performance, atob, ImageData */
 import { thumbHashToRGBA } from "./thumbhash.js";
+import { setUpAuth } from "./auth-panel.js";
 
 const $ = (id) => document.getElementById(id);
 const main = $("demo");
@@ -46,6 +48,11 @@ const GATEWAY_HINTS = {
   "Limit Exceeded": "Over the usage plan's quota: wait for the next period, or raise api.quota.",
 };
 
+/** What the API's error codes for credentials usually mean. */
+const CODE_HINTS = {
+  UNAUTHORIZED: "The bearer token is missing, expired or not for this API: sign in again, or paste another token.",
+};
+
 /** The API's own words: {"error": {code, message}} from the function, {"message"} from API Gateway. */
 async function problemOf(res) {
   const text = await res.text();
@@ -55,7 +62,10 @@ async function problemOf(res) {
   } catch {
     body = undefined;
   }
-  if (body?.error?.code !== undefined) return new ApiProblem(`${res.status} ${body.error.code}: ${body.error.message}`);
+  if (body?.error?.code !== undefined) {
+    const hint = CODE_HINTS[body.error.code];
+    return new ApiProblem(`${res.status} ${body.error.code}: ${body.error.message}${hint === undefined ? "" : `. ${hint}`}`);
+  }
   if (typeof body?.message === "string") {
     const hint = GATEWAY_HINTS[body.message];
     return new ApiProblem(`${res.status} ${body.message}${hint === undefined ? "" : `. ${hint}`}`);
@@ -63,10 +73,13 @@ async function problemOf(res) {
   return new ApiProblem(`${res.status} ${res.statusText || "error"}${text === "" ? "" : `: ${text.slice(0, 200)}`}`);
 }
 
+/** The credentials every call carries: the x-api-key, or in jwt mode the bearer token (set by start). */
+let credentials = () => ({ "x-api-key": form.key.value });
+
 async function call(base, path, init) {
   let res;
   try {
-    res = await fetch(`${base}${path}`, { ...init, headers: { "x-api-key": form.key.value, ...init?.headers } });
+    res = await fetch(`${base}${path}`, { ...init, headers: { ...credentials(), ...init?.headers } });
   } catch (e) {
     // The browser tells scripts nothing more: a wrong URL, the API down, or CORS refused.
     throw new ApiProblem(
@@ -86,8 +99,18 @@ function clearResults() {
   out.placeholder.replaceChildren();
   out.sizesSection.hidden = true;
   out.originalSection.hidden = true;
+  clearError();
+}
+
+function clearError() {
   out.error.hidden = true;
   out.error.textContent = "";
+}
+
+function showError(message) {
+  out.error.textContent = message;
+  out.error.hidden = false;
+  setState("error", "Failed: see the message below.");
 }
 
 function setState(state, message) {
@@ -178,13 +201,11 @@ async function upload(file) {
     setState("done", `Done: ${items.length} sizes of ${file.name} in ${seconds} s.`);
   } catch (e) {
     if (mine !== run) return;
-    out.error.textContent = e instanceof ApiProblem ? e.message : `Unexpected error: ${e.message}`;
-    out.error.hidden = false;
-    setState("error", "Failed: see the message below.");
+    showError(e instanceof ApiProblem ? e.message : `Unexpected error: ${e.message}`);
   }
 }
 
-function start() {
+async function start() {
   const config = readConfig();
   if (typeof config.apiUrl === "string") form.url.value = config.apiUrl;
   if (typeof config.apiKey === "string") form.key.value = config.apiKey;
@@ -193,6 +214,9 @@ function start() {
     $("notice").hidden = false;
   }
 
+  $("form").addEventListener("submit", (e) => e.preventDefault());
+  // Before any upload can start: in jwt mode this may first complete a sign-in.
+  credentials = await setUpAuth(config, { setState, showError, clearError });
   form.file.addEventListener("change", () => {
     const file = form.file.files?.[0];
     if (file !== undefined) void upload(file);
@@ -208,8 +232,8 @@ function start() {
     const file = e.dataTransfer?.files?.[0];
     if (file !== undefined) void upload(file);
   });
-  $("form").addEventListener("submit", (e) => e.preventDefault());
-  main.dataset.state = "ready";
+  // A sign-in that was refused leaves its message and the "error" state.
+  if (main.dataset.state !== "error") setState("ready", "");
 }
 
-start();
+void start();
