@@ -180,10 +180,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const auth = options.auth ?? "apiKey";
   const credentials = auth === "iam" ? (options.credentials ?? generateCredentials()) : undefined;
   if (auth === "jwt" && options.jwt === undefined) throw new Error('auth "jwt" needs the issuer and audience (options.jwt; --jwt-issuer and --jwt-audience)');
-  const jwtCheck = auth === "jwt" ? createLocalJwtCheck(options.jwt!) : undefined;
   // In memory only, never printed: a signed URL stops working when the server restarts.
   const signingSecret = options.signingSecret ?? randomBytes(32);
   const log = options.log ?? ((line: string) => console.log(line));
+  const jwtCheck = auth === "jwt" ? createLocalJwtCheck(options.jwt!, { log }) : undefined;
   // As at the Lambda's cold start: only the allowed formats' decoders may run.
   configureLibvips(settings.input.formats);
 
