@@ -56,6 +56,8 @@ describe("the deployed stack's policies (moto)", () => {
   const variants: Array<[string, Record<string, unknown>]> = [
     ["auth apiKey", { auth: "apiKey" }],
     ["auth iam, resizeOnUpload", { auth: "iam", resizeOnUpload: true }],
+    // The authorizer, its invoke permission and the methods that name it.
+    ["auth jwt", { auth: "jwt", jwt: { issuer: "https://issuer.example.com/", audience: "imgapi", scopes: { read: "images:read", write: "images:write" } } }],
   ];
   for (const [label, patch] of variants) {
     test(`${label}: every call of deploy, deploy again and teardown --delete-data is allowed by the deployer policy`, async () => {
