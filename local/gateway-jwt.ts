@@ -12,18 +12,12 @@ import { bearerShaped } from "../function/auth/bearer.ts";
 import type { JwtSettings } from "../function/auth/jwt-verify.ts";
 import { createAuthorizer, type AuthorizerOptions } from "../function/auth/token-authorizer.ts";
 import type { AuthorizerResult } from "../function/auth/token-policy.ts";
-import { gatewayErrorBody, type GatewayResponseType } from "../function/http/gateway-errors.ts";
 import { methodAuth } from "../function/routes.ts";
-import { lastHeader, LOCAL_ACCOUNT, LOCAL_STAGE, type RouteMatch } from "./api-gateway.ts";
+import { gatewayResponse, lastHeader, LOCAL_ACCOUNT, LOCAL_STAGE, type RouteMatch } from "./api-gateway.ts";
 
 export type JwtVerdict = { ok: true; authorizer?: Record<string, string> } | { ok: false; result: APIGatewayProxyResult; reason: string };
 
 export type LocalJwtCheck = (match: RouteMatch, method: string, path: string, headers: Record<string, string>, cors: Record<string, string>) => Promise<JwtVerdict>;
-
-/** One of API Gateway's own answers for an authorizer, in the deployed gateway responses' shape. */
-function refusal(type: GatewayResponseType, status: number, message: string, cors: Record<string, string>): APIGatewayProxyResult {
-  return { statusCode: status, headers: { "Content-Type": "application/json", ...cors }, body: gatewayErrorBody(type, message) };
-}
 
 const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
 
@@ -40,19 +34,19 @@ export function createLocalJwtCheck(settings: JwtSettings, options: AuthorizerOp
   return async (match, method, path, headers, cors) => {
     if (method === "OPTIONS" || methodAuth(match.route, "jwt").authorizationType !== "CUSTOM") return { ok: true };
     const authorization = lastHeader(headers, "authorization");
-    if (!bearerShaped(authorization)) return { ok: false, result: refusal("UNAUTHORIZED", 401, "Unauthorized", cors), reason: authorization === undefined ? "no Authorization header" : "Authorization is not a bearer JWT" };
+    if (!bearerShaped(authorization)) return { ok: false, result: gatewayResponse("UNAUTHORIZED", 401, "Unauthorized", cors), reason: authorization === undefined ? "no Authorization header" : "Authorization is not a bearer JWT" };
     const methodArn = `arn:aws:execute-api:us-east-1:${LOCAL_ACCOUNT}:local/${LOCAL_STAGE}/${method}${path}`;
     let result: AuthorizerResult;
     try {
       result = await authorize({ type: "TOKEN", authorizationToken: authorization!, methodArn });
     } catch (e) {
-      if ((e as Error).message === "Unauthorized") return { ok: false, result: refusal("UNAUTHORIZED", 401, "Unauthorized", cors), reason: "the authorizer refused the token" };
-      return { ok: false, result: refusal("AUTHORIZER_FAILURE", 500, "Internal server error", cors), reason: `the authorizer failed: ${(e as Error).message}` };
+      if ((e as Error).message === "Unauthorized") return { ok: false, result: gatewayResponse("UNAUTHORIZED", 401, "Unauthorized", cors), reason: "the authorizer refused the token" };
+      return { ok: false, result: gatewayResponse("AUTHORIZER_FAILURE", 500, "Internal server error", cors), reason: `the authorizer failed: ${(e as Error).message}` };
     }
     const verdict = policyVerdict(result, methodArn);
     if (verdict !== "allow") {
       const message = verdict === "deny" ? "User is not authorized to access this resource with an explicit deny" : "User is not authorized to access this resource";
-      return { ok: false, result: refusal("ACCESS_DENIED", 403, message, cors), reason: `the authorizer's policy: ${verdict} deny` };
+      return { ok: false, result: gatewayResponse("ACCESS_DENIED", 403, message, cors), reason: `the authorizer's policy: ${verdict} deny` };
     }
     return { ok: true, authorizer: { principalId: result.principalId, ...result.context } };
   };

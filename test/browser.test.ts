@@ -176,7 +176,7 @@ describe("the demo page in headless Chromium", { skip: hasChromium ? false : (sk
     const state = await pick(page, PHOTO);
     await page.screenshot({ path: join(ARTIFACTS, "demo-forbidden.png"), fullPage: true });
     assert.equal(state, "error");
-    assert.equal(await errorShown(page), "403 Forbidden. The x-api-key is missing or wrong: check the API key above.");
+    assert.equal(await errorShown(page), "403 INVALID_API_KEY: Missing or invalid API key: send your key in the x-api-key header. Check the API key above.");
     assert.equal(await page.locator("#error").getAttribute("role"), "alert");
     assert.equal(await page.locator("#sizes li").count(), 0);
     assert.equal(await originals(api), before, "nothing stored");

@@ -61,7 +61,7 @@ describe("the demo page's server", () => {
     assert.equal(await rawStatus(api.server.url, "/demo/../package.json"), 404, "a fixed list of files, no path walked");
     assert.equal((await fetch(`${api.server.url}/demo/`, { method: "POST" })).status, 405);
     const root = await fetch(`${api.server.url}/`);
-    assert.deepEqual([root.status, await root.json()], [403, { message: "Missing Authentication Token" }]);
+    assert.deepEqual([root.status, ((await root.json()) as { error: { code: string } }).error.code], [403, "MISSING_AUTHENTICATION_TOKEN"]);
   });
 
   test("only the page's own files are served: names found on Object.prototype are 404, and no answer shows a path", async () => {

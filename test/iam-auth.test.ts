@@ -16,6 +16,7 @@ import sharp from "sharp";
 import { methodAuth, ROUTES } from "../function/routes.ts";
 import { startLocalServer, type LocalServer } from "../local/server.ts";
 import { ACCESS_KEY_ID_ENV, MISMATCH, SECRET_ACCESS_KEY_ENV, type LocalCredentials } from "../local/sigv4.ts";
+import { GATEWAY_ERRORS } from "../function/http/gateway-errors.ts";
 import { inCi } from "./support/ci.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -122,12 +123,13 @@ describe("a local server in iam mode", () => {
     for (const headers of variants) {
       const res = await fetch(`${server.url}/images/${id}`, { headers });
       assert.equal(res.status, 403);
-      const body = (await res.json()) as { message: string };
+      const { error: body } = (await res.json()) as { error: { code: string; message: string } };
       if ("authorization" in headers) {
+        assert.equal(body.code, "REQUEST_REFUSED");
         assert.match(body.message, /^Authorization header requires 'Credential' parameter\./);
         assert.equal(res.headers.get("x-amzn-errortype"), "IncompleteSignatureException");
       } else {
-        assert.deepEqual(body, { message: "Missing Authentication Token" });
+        assert.deepEqual(body, { code: "MISSING_AUTHENTICATION_TOKEN", message: GATEWAY_ERRORS.MISSING_AUTHENTICATION_TOKEN.message });
         assert.equal(res.headers.get("x-amzn-errortype"), "MissingAuthenticationTokenException");
       }
     }
@@ -152,24 +154,24 @@ describe("a local server in iam mode", () => {
     answers.push(["one signature character", await fetch(`${server.url}/images/${id}`, { headers: { ...without(good.headers, "host"), authorization: tampered } })]);
     for (const [what, res] of answers) {
       assert.equal(res.status, 403, what);
-      assert.deepEqual(await res.json(), { message: MISMATCH }, what);
+      assert.deepEqual(await res.json(), { error: { code: "INVALID_AWS_SIGNATURE", message: MISMATCH } }, what);
       assert.equal(res.headers.get("x-amzn-errortype"), "InvalidSignatureException", what);
     }
     const region = await signedFetch(server, `/images/${id}`, { region: "eu-west-1" });
     assert.equal(region.status, 403);
-    assert.match(((await region.json()) as { message: string }).message, /^Credential should be scoped to a valid region/);
+    assert.match(((await region.json()) as { error: { message: string } }).error.message, /^Credential should be scoped to a valid region/);
     const stranger = await signedFetch(server, `/images/${id}`, { credentials: { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" } });
     assert.equal(stranger.status, 403);
-    assert.deepEqual(await stranger.json(), { message: "The security token included in the request is invalid." });
+    assert.deepEqual(await stranger.json(), { error: { code: "REQUEST_REFUSED", message: "The security token included in the request is invalid." } });
   });
 
   test("a signature dated more than 5 minutes away gets 403 Signature expired / not yet current", async () => {
     const old = await signedFetch(server, `/images/${id}`, { signingDate: new Date(Date.now() - 6 * 60_000) });
     assert.equal(old.status, 403);
-    assert.match(((await old.json()) as { message: string }).message, /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)$/);
+    assert.match(((await old.json()) as { error: { message: string } }).error.message, /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)$/);
     const future = await signedFetch(server, `/images/${id}`, { signingDate: new Date(Date.now() + 6 * 60_000) });
     assert.equal(future.status, 403);
-    assert.match(((await future.json()) as { message: string }).message, /^Signature not yet current: /);
+    assert.match(((await future.json()) as { error: { message: string } }).error.message, /^Signature not yet current: /);
     const recent = await signedFetch(server, `/images/${id}`, { signingDate: new Date(Date.now() - 4 * 60_000) });
     assert.equal(recent.status, 200, "4 minutes old is still fine");
   });

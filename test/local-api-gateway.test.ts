@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { MAX_REQUEST_BYTES, toHttpResponse, toProxyEvent } from "../local/api-gateway.ts";
+import { GATEWAY_ERRORS } from "../function/http/gateway-errors.ts";
 import { startLocalServer, type LocalServer } from "../local/server.ts";
 
 interface Started {
@@ -58,7 +59,7 @@ describe("API Gateway's own answers", () => {
     ];
     for (const res of answers) {
       assert.equal(res.status, 403);
-      assert.deepEqual(await res.json(), { message: "Forbidden" });
+      assert.deepEqual(await res.json(), { error: { code: "INVALID_API_KEY", message: GATEWAY_ERRORS.INVALID_API_KEY.message } });
     }
     // With the key, the same request reaches the handler.
     assert.equal((await fetch(`${server.url}${path}`, { headers: { "X-API-Key": server.apiKey } })).status, 404);
@@ -68,7 +69,7 @@ describe("API Gateway's own answers", () => {
     for (const [method, path] of [["GET", "/"], ["GET", "/nope"], ["DELETE", "/images"], ["GET", "/images/a/b/c"], ["OPTIONS", "/nope"]] as const) {
       const res = await call(server, path, { method });
       assert.equal(res.status, 403, `${method} ${path}`);
-      assert.deepEqual(await res.json(), { message: "Missing Authentication Token" });
+      assert.deepEqual(await res.json(), { error: { code: "MISSING_AUTHENTICATION_TOKEN", message: GATEWAY_ERRORS.MISSING_AUTHENTICATION_TOKEN.message } });
     }
   });
 
@@ -90,7 +91,7 @@ describe("API Gateway's own answers", () => {
   test("a body over 10 MB: 413 Request Entity Too Large, and nothing stored", async () => {
     const res = await call(server, "/images", { method: "POST", body: Buffer.alloc(MAX_REQUEST_BYTES + 1), headers: { "Content-Type": "image/jpeg" } });
     assert.equal(res.status, 413);
-    assert.deepEqual(await res.json(), { message: "Request Entity Too Large" });
+    assert.deepEqual(await res.json(), { error: { code: "PAYLOAD_TOO_LARGE", message: GATEWAY_ERRORS.REQUEST_TOO_LARGE.message } });
     assert.deepEqual(await originalsInBucket(server), []);
   });
 });

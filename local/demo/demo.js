@@ -50,6 +50,8 @@ const GATEWAY_HINTS = {
 
 /** What the API's error codes for credentials usually mean. */
 const CODE_HINTS = {
+  INVALID_API_KEY: "Check the API key above.",
+  MISSING_AUTHENTICATION_TOKEN: "Check the base URL (a deployed one ends with its stage, such as /prod).",
   UNAUTHORIZED: "The bearer token is missing, expired or not for this API: sign in again, or paste another token.",
 };
 
@@ -64,7 +66,8 @@ async function problemOf(res) {
   }
   if (body?.error?.code !== undefined) {
     const hint = CODE_HINTS[body.error.code];
-    return new ApiProblem(`${res.status} ${body.error.code}: ${body.error.message}${hint === undefined ? "" : `. ${hint}`}`);
+    const message = String(body.error.message);
+    return new ApiProblem(`${res.status} ${body.error.code}: ${message}${hint === undefined ? "" : `${/[.!?]$/.test(message) ? "" : "."} ${hint}`}`);
   }
   if (typeof body?.message === "string") {
     const hint = GATEWAY_HINTS[body.message];
