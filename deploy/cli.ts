@@ -162,6 +162,12 @@ export function clientsFromFlags(flags: Flags, config: Config, env: NodeJS.Proce
   });
 }
 
+/** The AWS CLI options that reach the same account and endpoint as this run, for the commands it prints (" --profile P --endpoint-url U"). */
+export function awsCliOptions(flags: Flags): string {
+  const quote = (v: string) => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`);
+  return [typeof flags.profile === "string" ? ` --profile ${quote(flags.profile)}` : "", typeof flags["endpoint-url"] === "string" ? ` --endpoint-url ${quote(flags["endpoint-url"])}` : ""].join("");
+}
+
 /** Reports a failed run (as JSON too with --json) and gives exit code 1. */
 export function reportFailure(what: string, e: unknown, json: boolean): number {
   const message = e instanceof DeployError ? e.message : `${(e as Error).name}: ${(e as Error).message}`;

@@ -2,7 +2,7 @@
 // in your AWS account. Safe to run again at any time: unchanged resources are
 // left alone, and a run that stopped half-way is finished.
 import { destroyClients } from "./aws-clients.ts";
-import { COMMON_FLAGS, EXIT, clientsFromFlags, colour, configFromFlags, formatStep, progressPrinter, readFlags, reportFailure, runAsScript, type FlagSpec } from "./cli.ts";
+import { awsCliOptions, COMMON_FLAGS, EXIT, clientsFromFlags, colour, configFromFlags, formatStep, progressPrinter, readFlags, reportFailure, runAsScript, type FlagSpec } from "./cli.ts";
 import { deploy, type DeployResult } from "./run.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -26,7 +26,7 @@ function printOutputs(result: DeployResult, dryRun: boolean): void {
   console.log(colour.bold(changed === 0 ? "Deployed: everything was already up to date." : `Deployed: ${changed} resource(s) changed.`));
   const rows: Array<[string, string]> = [
     ["API endpoint", o.endpointUrl],
-    ["auth", o.auth === "iam" ? "iam (SigV4-signed requests, AWS_IAM)" : "apiKey (x-api-key header)"],
+    ["auth", o.auth === "iam" ? "iam (SigV4-signed requests, AWS_IAM)" : o.jwt !== undefined ? `jwt (bearer tokens of ${o.jwt.issuer} for ${o.jwt.audience}; ${o.jwt.authorizer === "TOKEN" ? "the function's TOKEN authorizer" : "a Cognito user pool authorizer"}; each image its uploader's)` : "apiKey (x-api-key header)"],
     ...(o.apiKeyId !== undefined ? ([["API key id", o.apiKeyId]] as Array<[string, string]>) : []),
     ...(o.readApiKeyValue !== undefined ? ([["read the key", o.readApiKeyValue]] as Array<[string, string]>) : []),
     ["images bucket", o.imagesBucket],
@@ -39,6 +39,14 @@ function printOutputs(result: DeployResult, dryRun: boolean): void {
   for (const [label, value] of rows) console.log(`  ${label.padEnd(14)} ${value}`);
   if (o.clientPolicy) {
     printIamUsage(o);
+    return;
+  }
+  if (o.jwt !== undefined) {
+    console.log("\nTry it, with an access token your issuer gave a signed-in user:");
+    console.log(`  API=${o.endpointUrl}`);
+    console.log(`  TOKEN=...`);
+    console.log(`  ID=$(curl -sS -X POST "$API/images" -H "Authorization: Bearer $TOKEN" -H "Content-Type: image/jpeg" --data-binary @photo.jpg | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).id')`);
+    console.log(`  curl -sS "$API/images/$ID" -H "Authorization: Bearer $TOKEN"`);
     return;
   }
   console.log("\nTry it:");
@@ -77,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
       clients,
       dryRun,
       rotateSigningSecret,
+      awsCliOptions: awsCliOptions(flags),
       progress: progressPrinter(json),
       onStep: (r) => {
         if (!json) console.log(formatStep(r, dryRun));

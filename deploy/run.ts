@@ -4,10 +4,11 @@
 import type { Config } from "../config/schema.ts";
 import type { AuthMode } from "../function/routes.ts";
 import type { AwsClients } from "./aws-clients.ts";
-import { contextFor, type StepReport } from "./context.ts";
+import { contextFor, type DeployContext, type StepReport } from "./context.ts";
 import type { FunctionZip } from "./function-zip.ts";
 import type { PolicyDocument } from "./policies/document.ts";
 import { preflight } from "./preflight.ts";
+import { cognitoPool } from "./resources/api-authorizer.ts";
 import { clientPolicy } from "./resources/rest-api.ts";
 import { apiKeyValueCommand } from "./resources/usage-plan.ts";
 import { STACK, type Built } from "./stack.ts";
@@ -22,6 +23,8 @@ export interface DeployOptions {
   onStep?: (report: StepReport) => void;
   /** A prebuilt function zip (tests); by default the zip is built from function/. */
   zip?: FunctionZip;
+  /** The AWS CLI options of this run (--profile, --endpoint-url), repeated in the commands the outputs print. */
+  awsCliOptions?: string;
   /** Replace the URL-signing secret: every signed URL handed out so far stops working. */
   rotateSigningSecret?: boolean;
   /** Time for propagation retries; tests pass one that does not wait. */
@@ -37,6 +40,8 @@ export interface DeployOutputs {
   readApiKeyValue?: string;
   /** "iam" mode only: the least-privilege policy for callers (execute-api:Invoke on exactly the private routes). */
   clientPolicy?: PolicyDocument;
+  /** "jwt" mode only: whose tokens the API takes, and which authorizer checks them. */
+  jwt?: { issuer: string; audience: string; authorizer: "TOKEN" | "COGNITO_USER_POOLS" };
   imagesBucket: string;
   trailBucket: string;
   functionName: string;
@@ -55,6 +60,15 @@ export interface DeployResult {
 
 /** What the report lists: the step's own fields, not the outputs some steps carry. */
 const plain = ({ resource, name, action, detail }: StepReport): StepReport => ({ resource, name, action, ...(detail ? { detail } : {}) });
+
+/** What callers of this auth mode need: the key's id and how to read it, the client policy, or the issuer. */
+function modeOutputs(ctx: DeployContext, built: Partial<Built>, awsCliOptions = ""): Pick<DeployOutputs, "apiKeyId" | "readApiKeyValue" | "clientPolicy" | "jwt"> {
+  const { auth, jwt } = ctx.config;
+  if (auth === "jwt" && jwt !== undefined) return { jwt: { issuer: jwt.issuer, audience: jwt.audience, authorizer: cognitoPool(jwt.issuer) === undefined ? "TOKEN" : "COGNITO_USER_POOLS" } };
+  if (auth === "iam") return { clientPolicy: clientPolicy(ctx, built.restApiId!) };
+  const apiKeyId = built.apiKeyId;
+  return apiKeyId === undefined ? {} : { apiKeyId, readApiKeyValue: `${apiKeyValueCommand(apiKeyId)} --region ${ctx.region}${awsCliOptions}` };
+}
 
 export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const ctx = await contextFor(options);
@@ -78,15 +92,12 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     if (retired !== undefined && retired.action !== "absent") done({ ...retired, detail: [retired.detail, enabled].filter(Boolean).join("; ") });
   }
 
-  const apiKeyId = built.apiKeyId;
   return {
     resources,
     outputs: {
       endpointUrl: built.endpointUrl!,
       auth: ctx.config.auth,
-      ...(apiKeyId !== undefined
-        ? { apiKeyId, readApiKeyValue: `${apiKeyValueCommand(apiKeyId)} --region ${ctx.region}` }
-        : { clientPolicy: clientPolicy(ctx, built.restApiId!) }),
+      ...modeOutputs(ctx, built, options.awsCliOptions),
       imagesBucket: ctx.names.imagesBucket,
       trailBucket: ctx.names.trailBucket,
       functionName: ctx.names.functionName,

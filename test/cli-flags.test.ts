@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../config/load.ts";
 import { destroyClients } from "../deploy/aws-clients.ts";
-import { clientsFromFlags, COMMON_FLAGS, helpText, parseFlags, UsageError } from "../deploy/cli.ts";
+import { awsCliOptions, clientsFromFlags, COMMON_FLAGS, helpText, parseFlags, UsageError } from "../deploy/cli.ts";
 import { credentialsHint } from "../deploy/errors.ts";
 
 const usage = (argv: string[]) => {
@@ -63,4 +63,10 @@ test("no credentials at all, or credentials AWS refuses, name the commands that 
   assert.match(credentialsHint("ExpiredTokenException", "The security token included in the request is expired") ?? "", /expired\. Refresh them \(aws sso login/);
   assert.match(credentialsHint("InvalidClientTokenId", "The security token included in the request is invalid.") ?? "", /AWS refused the credentials/);
   assert.equal(credentialsHint("AccessDenied", "User is not authorized"), undefined, "a missing permission keeps its own hint");
+});
+
+test("the commands deploy prints carry this run's --profile and --endpoint-url, quoted for a shell", () => {
+  assert.equal(awsCliOptions({}), "");
+  assert.equal(awsCliOptions({ profile: "dev", "endpoint-url": "http://127.0.0.1:5000" }), " --profile dev --endpoint-url http://127.0.0.1:5000");
+  assert.equal(awsCliOptions({ profile: "it's mine" }), ` --profile 'it'\\''s mine'`);
 });

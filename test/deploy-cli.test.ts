@@ -101,6 +101,7 @@ describe("config.example.json against moto", () => {
     assert.match(doc.outputs.endpointUrl, /^https:\/\/\w+\.execute-api\.eu-west-1\.amazonaws\.com\/prod$/);
     assert.equal(doc.outputs.imagesBucket, "imgapi-dev-images-123456789012-eu-west-1");
     assert.match(doc.outputs.readApiKeyValue, /aws apigateway get-api-key --api-key \w+ --include-value/);
+    assert.ok(doc.outputs.readApiKeyValue.endsWith(` --region eu-west-1 --endpoint-url ${moto.endpoint}`), `the printed command reaches the same endpoint: ${doc.outputs.readApiKeyValue}`);
     assert.ok(!/"value"/.test(first.stdout), "the key's value is never printed");
 
     const human = await deployCli(flags);

@@ -118,6 +118,8 @@ test("jwt: every private method uses the stack's TOKEN authorizer and no API key
   assert.deepEqual(((await reader.apigw.send(new GetApiKeysCommand({}))).items ?? []).filter((k) => k.name === names.apiKey), []);
   assert.deepEqual(((await reader.apigw.send(new GetUsagePlansCommand({}))).items ?? []).filter((p) => p.name === names.usagePlan), []);
   assert.equal(first.outputs.apiKeyId, undefined);
+  assert.equal(first.outputs.clientPolicy, undefined, "no IAM client policy: callers bring tokens");
+  assert.deepEqual(first.outputs.jwt, { issuer: JWT.issuer, audience: JWT.audience, authorizer: "TOKEN" });
 
   // API Gateway may invoke the function as this API's authorizer, and only from its authorizers.
   assert.deepEqual((await authorizerStatement())?.Condition?.ArnLike, { "AWS:SourceArn": `arn:aws:execute-api:${MOTO_REGION}:${ACCOUNT}:${restApiId}/authorizers/*` });
@@ -191,7 +193,8 @@ test("a switch to jwt interrupted before each kind of its calls is finished by t
 test("a Cognito user pool issuer gets API Gateway's own user pool authorizer, with each route's scope on its method and no invoke permission", async () => {
   const pool = `${MOTO_REGION}_AbCdEf123`;
   const cognito = configOf({ auth: "jwt", jwt: { ...JWT, issuer: `https://cognito-idp.${MOTO_REGION}.amazonaws.com/${pool}` } });
-  await run(cognito);
+  const deployed = await run(cognito);
+  assert.equal(deployed.outputs.jwt?.authorizer, "COGNITO_USER_POOLS");
   const { methods, authorizers } = await api();
   assert.equal(authorizers.length, 1);
   assert.deepEqual(
