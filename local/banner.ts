@@ -3,7 +3,8 @@
 import type { RuntimeSettings } from "../config/schema.ts";
 import { describeLimit } from "../function/image/inspect.ts";
 import { ROUTES, type RouteKey } from "../function/routes.ts";
-import { LOCAL_REGION, type LocalCredentials } from "./sigv4.ts";
+import { API_KEY_ENV } from "./api-key.ts";
+import { ACCESS_KEY_ID_ENV, LOCAL_REGION, SECRET_ACCESS_KEY_ENV, type LocalCredentials } from "./sigv4.ts";
 
 export interface BannerFacts {
   url: string;
@@ -103,6 +104,7 @@ export function banner(facts: BannerFacts, colour: boolean): string {
     `${bold("imgapi local")}  ${green(facts.url)}`,
     ...authLines(facts.auth, bold, dim),
     `  demo      ${green(facts.demoUrl)} ${dim("(open it in a browser: pick an image, see every size)")}`,
+    ...(facts.auth.mode === "jwt" ? [] : [`  ${dim(`note      unless ${facts.auth.mode === "apiKey" ? `${API_KEY_ENV} is` : `${ACCESS_KEY_ID_ENV} and ${SECRET_ACCESS_KEY_ENV} are`} set, the ${facts.auth.mode === "apiKey" ? "API key is" : "key pair is"} new at each start; the URL-signing secret always is (signed URLs stop working on restart)`)}`]),
     `  bucket    ${facts.bucket} ${dim(`(local S3 on ${facts.s3Endpoint}, signed requests of this server only; data in ${facts.dataDir})`)}`,
     `  settings  ${facts.settingsSource} ${dim(`(sizes: ${describeSizes(facts.settings)})`)}`,
     "",

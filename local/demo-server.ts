@@ -69,6 +69,12 @@ function answer(res: ServerResponse, status: number, headers: Record<string, str
  */
 export function serveDemo(req: IncomingMessage, res: ServerResponse, config: DemoConfig): boolean {
   const path = (req.url ?? "/").split("?")[0]!;
+  // A person opening the server's address in a browser is sent to the page; an
+  // API client asking for / (no HTML in Accept) gets API Gateway's answer, as deployed.
+  if (path === "/" && (req.method === "GET" || req.method === "HEAD") && /\btext\/html\b/.test(req.headers.accept ?? "") && isLoopbackHost(req.headers.host)) {
+    answer(res, 302, { "Content-Type": "text/plain; charset=utf-8", Location: DEMO_PATH, "Cache-Control": "no-store" }, `The API has no page at /: the demo is at ${DEMO_PATH}\n`, req.method === "HEAD");
+    return true;
+  }
   if (path !== "/demo" && !path.startsWith(DEMO_PATH)) return false;
   const head = req.method === "HEAD";
   const text = { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" };

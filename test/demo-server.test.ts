@@ -61,7 +61,9 @@ describe("the demo page's server", () => {
     assert.equal(await rawStatus(api.server.url, "/demo/../package.json"), 404, "a fixed list of files, no path walked");
     assert.equal((await fetch(`${api.server.url}/demo/`, { method: "POST" })).status, 405);
     const root = await fetch(`${api.server.url}/`);
-    assert.deepEqual([root.status, ((await root.json()) as { error: { code: string } }).error.code], [403, "MISSING_AUTHENTICATION_TOKEN"]);
+    assert.deepEqual([root.status, ((await root.json()) as { error: { code: string } }).error.code], [403, "MISSING_AUTHENTICATION_TOKEN"], "an API client gets API Gateway's answer for /");
+    const browser = await fetch(`${api.server.url}/`, { redirect: "manual", headers: { Accept: "text/html,application/xhtml+xml,*/*;q=0.8" } });
+    assert.deepEqual([browser.status, browser.headers.get("location")], [302, "/demo/"], "a browser opening the address is sent to the demo page");
   });
 
   test("only the page's own files are served: names found on Object.prototype are 404, and no answer shows a path", async () => {

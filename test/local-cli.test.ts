@@ -98,7 +98,7 @@ describe("the CLI (npm start)", () => {
     for (const flag of ["--port", "--config", "--data-dir", "--json", "--help", "--auth", "API_KEY", "PORT", "NO_COLOR", "/demo/"]) assert.ok(stdout.includes(flag), `${flag} in:\n${stdout}`);
   });
 
-  test("without a terminal: no colour or progress escapes, and the banner names the demo page, which it serves", async () => {
+  test("without a terminal: no colour or progress escapes, and the banner names the demo page, which it serves, and says what a restart changes", async () => {
     const child = run(["--port", "0", "--data-dir", dataDir]);
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     let stdout = "";
@@ -109,11 +109,12 @@ describe("the CLI (npm start)", () => {
         child.stdout.on("data", (c: Buffer) => {
           stdout += c.toString();
           const found = /^ {2}demo\s+(\S+)/m.exec(stdout);
-          if (found) resolve(found[1]!);
+          if (found && /^Try it:/m.test(stdout)) resolve(found[1]!);
         });
         child.once("exit", (code) => reject(new Error(`exited with ${code} before printing the demo page:\n${stdout}${stderr}`)));
       });
       assert.match(demoUrl, /^http:\/\/127\.0\.0\.1:\d+\/demo\/$/);
+      assert.match(stdout, /unless API_KEY is set, the API key is new at each start; the URL-signing secret always is/, "the banner says what a restart changes");
       assert.equal((await fetch(demoUrl)).status, 200);
       assert.ok(!stdout.includes("\x1b") && !stderr.includes("\x1b"), `no escape codes:\n${JSON.stringify(stdout + stderr)}`);
       child.kill("SIGINT");
