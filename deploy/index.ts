@@ -15,15 +15,16 @@ const FLAGS: Record<string, FlagSpec> = {
 const USAGE = "npx tsx deploy/index.ts [options]";
 const SUMMARY = "Creates or updates every resource of the image API (KMS keys, buckets, IAM role and its permissions boundary, log groups, Lambda, API Gateway with an API key and usage plan or IAM authorization, the optional S3 trigger, CloudTrail). Credentials come from the AWS SDK's default chain, as for the AWS CLI.";
 
-function printOutputs(result: DeployResult, dryRun: boolean): void {
+function printOutputs(result: DeployResult, dryRun: boolean, seconds: number): void {
   const o = result.outputs;
   const changed = result.resources.filter((r) => r.action !== "unchanged").length;
   console.log("");
   if (dryRun) {
-    console.log(changed === 0 ? colour.green("Dry run: nothing to change.") : colour.yellow(`Dry run: ${changed} resource(s) would change. Nothing was sent.`));
+    console.log(changed === 0 ? colour.green(`Dry run: nothing to change (in ${seconds.toFixed(1)} s).`) : colour.yellow(`Dry run: ${changed} resource${changed === 1 ? "" : "s"} would change. Nothing was sent (in ${seconds.toFixed(1)} s).`));
     return;
   }
-  console.log(colour.bold(changed === 0 ? "Deployed: everything was already up to date." : `Deployed: ${changed} resource(s) changed.`));
+  const took = `in ${seconds.toFixed(1)} s`;
+  console.log(colour.bold(changed === 0 ? `Deployed: everything was already up to date (${took}).` : `Deployed: ${changed} resource${changed === 1 ? "" : "s"} changed (${took}).`));
   const rows: Array<[string, string]> = [
     ["API endpoint", o.endpointUrl],
     ["auth", o.auth === "iam" ? "iam (SigV4-signed requests, AWS_IAM)" : o.jwt !== undefined ? `jwt (bearer tokens of ${o.jwt.issuer} for ${o.jwt.audience}; ${o.jwt.authorizer === "TOKEN" ? "the function's TOKEN authorizer" : "a Cognito user pool authorizer"}; each image its uploader's)` : "apiKey (x-api-key header)"],
@@ -78,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
   const config = configFromFlags(flags);
   if (typeof config === "number") return config;
   const clients = clientsFromFlags(flags, config);
+  const started = performance.now();
   try {
     if (!json) console.log(colour.bold(`${dryRun ? "Planning" : "Deploying"} stack ${config.stackName} in ${config.region}`));
     const result = await deploy({
@@ -92,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
     if (json) console.log(JSON.stringify({ ok: true, dryRun, stack: config.stackName, region: config.region, resources: result.resources, outputs: result.outputs }, null, 2));
-    else printOutputs(result, dryRun);
+    else printOutputs(result, dryRun, (performance.now() - started) / 1000);
     return EXIT.ok;
   } catch (e) {
     return reportFailure("Deploy", e, json);

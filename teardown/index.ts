@@ -4,6 +4,7 @@ import { createInterface } from "node:readline/promises";
 import { destroyClients } from "../deploy/aws-clients.ts";
 import { COMMON_FLAGS, EXIT, clientsFromFlags, colour, configFromFlags, formatStep, progressPrinter, readFlags, reportFailure, runAsScript, type FlagSpec } from "../deploy/cli.ts";
 import { teardown } from "./run.ts";
+import { teardownSummary } from "./summary.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
   ...COMMON_FLAGS,
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const clients = clientsFromFlags(flags, config);
+  const started = performance.now();
   try {
     if (!json) console.log(colour.bold(`${dryRun ? "Planning teardown of" : "Tearing down"} stack ${config.stackName} in ${config.region}${deleteData ? " (with its data)" : ""}`));
     const result = await teardown({
@@ -62,14 +64,12 @@ export async function main(argv: string[]): Promise<number> {
         if (!json) console.log(formatStep(r, dryRun));
       },
     });
-    const kept = result.resources.filter((r) => r.action === "kept");
     if (json) {
       console.log(JSON.stringify({ ok: true, dryRun, deleteData, deleteAuditLogs, stack: config.stackName, region: config.region, resources: result.resources }, null, 2));
-    } else if (kept.length > 0) {
-      console.log(`\n${colour.yellow(`Kept ${kept.length} resource(s)`)}: ${kept.map((r) => `${r.name} (${r.detail ?? "kept"})`).join("; ")}`);
-      if (!deleteData) console.log("Run again with --delete-data to delete them and their data.");
     } else {
-      console.log(`\n${colour.green(dryRun ? "Dry run: nothing was sent." : "Done: the stack is gone.")}`);
+      const [head, ...rest] = teardownSummary(result.resources, { dryRun, deleteData, deleteAuditLogs, seconds: (performance.now() - started) / 1000 });
+      console.log(`\n${rest.length === 0 ? colour.green(head!) : colour.yellow(head!)}`);
+      for (const line of rest) console.log(line);
     }
     return EXIT.ok;
   } catch (e) {

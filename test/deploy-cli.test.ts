@@ -106,7 +106,7 @@ describe("config.example.json against moto", () => {
 
     const human = await deployCli(flags);
     assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, /already up to date/);
+    assert.match(human.stdout, /already up to date \(in \d+\.\d s\)/);
     assert.match(human.stdout, /curl -sS/);
     assert.match(human.stdout, /x-api-key/);
 
@@ -121,6 +121,12 @@ describe("config.example.json against moto", () => {
     const again = await teardownCli([...flags, "--yes", "--json"]);
     assert.equal(again.code, 0);
     assert.ok(JSON.parse(again.stdout).resources.every((r: { action: string }) => r.action === "absent" || r.action === "kept"));
+    // For a person: one line per kept resource, the flags that would remove some of it, the time taken.
+    const said = await teardownCli([...flags, "--yes"]);
+    assert.equal(said.code, 0, said.stderr);
+    assert.match(said.stdout, /^Kept \d+ resources \(in \d+\.\d s\):$/m);
+    assert.match(said.stdout, /^ {2}API Gateway logs role: imgapi-apigateway-cloudwatch-logs: account-wide/m);
+    assert.match(said.stdout, /^To remove what can be removed, run again with --delete-data .* and --delete-audit-logs /m);
   });
 
   test("an AWS failure exits 1 with the action, the resource and what to do", async () => {
