@@ -4,7 +4,6 @@
 // restores it, then nothing on the run after. A setting whose drift went
 // unnoticed would fail its row. (API Gateway's rows live in deploy-api tests.)
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { PutEventSelectorsCommand, StopLoggingCommand, UpdateTrailCommand, RemoveTagsCommand } from "@aws-sdk/client-cloudtrail";
@@ -13,23 +12,18 @@ import { AttachRolePolicyCommand, CreatePolicyVersionCommand, DeleteRolePermissi
 import { DisableKeyCommand, DisableKeyRotationCommand, PutKeyPolicyCommand, ScheduleKeyDeletionCommand, UntagResourceCommand as UntagKey } from "@aws-sdk/client-kms";
 import { DeleteFunctionConcurrencyCommand, DeleteFunctionEventInvokeConfigCommand, UpdateFunctionConfigurationCommand, UntagResourceCommand as UntagFunction } from "@aws-sdk/client-lambda";
 import { DeleteBucketCorsCommand, DeleteBucketLifecycleCommand, DeletePublicAccessBlockCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand } from "@aws-sdk/client-s3";
-import { strToU8, zipSync } from "fflate";
 import { parseConfig } from "../config/load.ts";
 import { createClients, destroyClients, isReadOnly, type AwsClients } from "../deploy/aws-clients.ts";
 import { contextFor, type DeployContext } from "../deploy/context.ts";
-import type { FunctionZip } from "../deploy/function-zip.ts";
 import { STACK, type Built } from "../deploy/stack.ts";
 import { virtualClock } from "./support/clock.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
+import { fakeZip } from "./support/fake-zip.ts";
 
 const ACCOUNT = "123456789012"; // moto's
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
 const config = parseConfig({ ...example, resizeOnUpload: true });
 
-function fakeZip(): FunctionZip {
-  const bytes = zipSync({ "index.mjs": [strToU8("export const handler = async () => ({ statusCode: 200, body: '' });"), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });
-  return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
-}
 const ZIP = fakeZip();
 
 let moto: Moto;

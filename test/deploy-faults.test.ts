@@ -5,14 +5,11 @@
 // exactly the state of an undisturbed one; an access-denied stops the run at
 // once with a DeployError naming the IAM permission to grant.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { zipSync, strToU8 } from "fflate";
 import { parseConfig } from "../config/load.ts";
 import { createClients, destroyClients, type AwsClients } from "../deploy/aws-clients.ts";
 import { DeployError } from "../deploy/errors.ts";
-import type { FunctionZip } from "../deploy/function-zip.ts";
 import { resourceNames } from "../deploy/names.ts";
 import { deploy } from "../deploy/run.ts";
 import { teardown } from "../teardown/run.ts";
@@ -23,6 +20,7 @@ import { conflictRules } from "./support/aws-conflicts.ts";
 import { ruleContext } from "./support/aws-rules.ts";
 import { stackState } from "./support/stack-state.ts";
 import { virtualClock } from "./support/clock.ts";
+import { fakeZip } from "./support/fake-zip.ts";
 
 const ACCOUNT = "123456789012"; // moto's
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
@@ -30,10 +28,6 @@ const config = parseConfig(example);
 const names = resourceNames(config.stackName, ACCOUNT, MOTO_REGION);
 const deployerPolicy = ["deployer-policy.json", "deployer-policy-services.json"].map((f) => readFileSync(new URL(`../deploy/${f}`, import.meta.url), "utf8")).join("\n");
 
-function fakeZip(): FunctionZip {
-  const bytes = zipSync({ "index.mjs": [strToU8("export const handler = async () => ({ statusCode: 200, body: '' });"), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });
-  return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
-}
 const ZIP = fakeZip();
 
 let moto: Moto;

@@ -7,7 +7,6 @@
 // resizeOnUpload manages notifications on uploads/ and originals/ only, the asynchronous retries, and its permission.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,14 +16,12 @@ import { GetRolePolicyCommand } from "@aws-sdk/client-iam";
 import { DecryptCommand, GetKeyPolicyCommand } from "@aws-sdk/client-kms";
 import { GetFunctionCommand, GetPolicyCommand } from "@aws-sdk/client-lambda";
 import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand, type LambdaFunctionConfiguration } from "@aws-sdk/client-s3";
-import { strToU8, zipSync } from "fflate";
 import { parseConfig } from "../config/load.ts";
 import { SIGNING_SECRET_CONTEXT, SIGNING_SECRET_ENV } from "../config/runtime-env.ts";
 import type { Config, ConfigInput } from "../config/schema.ts";
 import { createClients, isReadOnly, type AwsClients } from "../deploy/aws-clients.ts";
 import type { StepReport } from "../deploy/context.ts";
 import { DeployError } from "../deploy/errors.ts";
-import type { FunctionZip } from "../deploy/function-zip.ts";
 import { resourceNames } from "../deploy/names.ts";
 import { MAX_RETRY_ATTEMPTS, notificationId, S3_STATEMENT_ID } from "../deploy/resources/bucket-notification.ts";
 import { GetFunctionEventInvokeConfigCommand } from "@aws-sdk/client-lambda";
@@ -39,6 +36,7 @@ import { virtualClock } from "./support/clock.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
 import { stackState } from "./support/stack-state.ts";
 import { interruptionPoints } from "./support/interruptions.ts";
+import { fakeZip } from "./support/fake-zip.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const ACCOUNT = "123456789012"; // moto's
@@ -49,10 +47,6 @@ const names = resourceNames(base.stackName, ACCOUNT, MOTO_REGION);
 const PUBLIC = ROUTES.filter((r) => r.access === "public");
 const PRIVATE = ROUTES.filter((r) => r.access === "private");
 
-function fakeZip(): FunctionZip {
-  const bytes = zipSync({ "index.mjs": [strToU8("export const handler = async () => ({ statusCode: 200, body: '' });"), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });
-  return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
-}
 const ZIP = fakeZip();
 
 let moto: Moto;

@@ -6,17 +6,14 @@
 // nothing; switching to apiKey and back changes only what it must; teardown
 // leaves nothing of it.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, beforeEach, test } from "node:test";
 import { GetApiKeysCommand, GetAuthorizersCommand, GetDeploymentsCommand, GetResourcesCommand, GetRestApisCommand, GetStageCommand, GetUsagePlansCommand } from "@aws-sdk/client-api-gateway";
 import { GetFunctionCommand, GetPolicyCommand } from "@aws-sdk/client-lambda";
-import { strToU8, zipSync } from "fflate";
 import { parseConfig } from "../config/load.ts";
 import type { Config, ConfigInput } from "../config/schema.ts";
 import { createClients, isReadOnly, type AwsClients } from "../deploy/aws-clients.ts";
 import type { StepReport } from "../deploy/context.ts";
-import type { FunctionZip } from "../deploy/function-zip.ts";
 import { resourceNames } from "../deploy/names.ts";
 import { AUTHORIZER_STATEMENT_ID } from "../deploy/resources/lambda-permission.ts";
 import { definitionHash, DEFINITION_PREFIX } from "../deploy/resources/rest-api.ts";
@@ -27,6 +24,7 @@ import { teardown } from "../teardown/run.ts";
 import { virtualClock } from "./support/clock.ts";
 import { everyK, interruptionPoints } from "./support/interruptions.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
+import { fakeZip } from "./support/fake-zip.ts";
 
 const ACCOUNT = "123456789012"; // moto's
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8")) as ConfigInput;
@@ -38,10 +36,6 @@ const names = resourceNames(jwtConfig.stackName, ACCOUNT, MOTO_REGION);
 const PRIVATE = ROUTES.filter((r) => r.access === "private");
 const PUBLIC = ROUTES.filter((r) => r.access === "public");
 
-function fakeZip(): FunctionZip {
-  const bytes = zipSync({ "index.mjs": [strToU8("export const handler = async () => ({ statusCode: 200, body: '' });"), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });
-  return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
-}
 const ZIP = fakeZip();
 
 let moto: Moto;

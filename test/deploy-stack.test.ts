@@ -3,12 +3,10 @@
 // call is finished by the next), honest in --dry-run, and a teardown that
 // leaves nothing yet never deletes data without --delete-data.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { DeleteUsagePlanCommand, DeleteUsagePlanKeyCommand, GetUsagePlanKeysCommand, GetUsagePlansCommand } from "@aws-sdk/client-api-gateway";
 import { DeleteBucketPolicyCommand, GetBucketPolicyCommand, GetObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { zipSync, strToU8 } from "fflate";
 import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createClients, isReadOnly, type AwsClients } from "../deploy/aws-clients.ts";
@@ -21,6 +19,7 @@ import { teardown } from "../teardown/run.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
 import { liveStackKeys, objectCount, stackState } from "./support/stack-state.ts";
 import { virtualClock } from "./support/clock.ts";
+import { fakeZip } from "./support/fake-zip.ts";
 
 const ACCOUNT = "123456789012"; // moto's
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
@@ -31,10 +30,6 @@ const namesB = resourceNames(configB.stackName, ACCOUNT, MOTO_REGION);
 
 // A small stand-in for the function zip: building the real one is proved in
 // function-zip.test.ts, and its size would only slow the many deploys here.
-function fakeZip(source = "export const handler = async () => ({ statusCode: 200, body: '' });"): FunctionZip {
-  const bytes = zipSync({ "index.mjs": [strToU8(source), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });
-  return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
-}
 const ZIP = fakeZip();
 
 let moto: Moto;

@@ -10,12 +10,10 @@
 //   IMGAPI_STRICT_INTERRUPTIONS=every-k  after every mutating call
 //   IMGAPI_STRICT_EXCEPT=rule,...        rules off, to see what fails behind the first
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { GetTrailCommand } from "@aws-sdk/client-cloudtrail";
 import { DeleteBucketPolicyCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { strToU8, zipSync } from "fflate";
 import { parseConfig } from "../config/load.ts";
 import type { Config, ConfigInput } from "../config/schema.ts";
 import { createClients, destroyClients, isReadOnly, type AwsClients } from "../deploy/aws-clients.ts";
@@ -29,6 +27,7 @@ import { matches, startFaultProxy, type FaultProxy, type MatchSpec } from "./sup
 import { virtualClock } from "./support/clock.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
 import { stackState } from "./support/stack-state.ts";
+import { fakeZip } from "./support/fake-zip.ts";
 
 const ACCOUNT = "123456789012"; // moto's
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8")) as ConfigInput;
@@ -43,10 +42,6 @@ const names = resourceNames(config.stackName, ACCOUNT, MOTO_REGION);
  */
 const REFUSALS = 1;
 
-function fakeZip(source = "export const handler = async () => ({ statusCode: 200, body: '' });"): FunctionZip {
-  const bytes = zipSync({ "index.mjs": [strToU8(source), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });
-  return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
-}
 const ZIP = fakeZip();
 
 class Interrupted extends Error {}

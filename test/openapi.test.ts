@@ -3,18 +3,15 @@
 // scripted run (on moto's S3). And postman/collection.json against the spec:
 // it must be exactly what scripts/postman-from-openapi.ts generates.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { GetMethodCommand, GetResourcesCommand, GetRestApisCommand } from "@aws-sdk/client-api-gateway";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { zipSync, strToU8 } from "fflate";
 import { parseConfig, parseRuntimeSettings } from "../config/load.ts";
 import { settingsFromEnv } from "../config/runtime-env.ts";
 import type { RuntimeSettings } from "../config/schema.ts";
 import { createClients } from "../deploy/aws-clients.ts";
-import type { FunctionZip } from "../deploy/function-zip.ts";
 import { resourceNames } from "../deploy/names.ts";
 import { deploy } from "../deploy/run.ts";
 import { createApp, type AppOptions } from "../function/app.ts";
@@ -38,6 +35,7 @@ import { loadFixture } from "./support/fixtures.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
 import { scanBomb } from "./support/scan-bomb.ts";
 import { virtualClock } from "./support/clock.ts";
+import { fakeZip } from "./support/fake-zip.ts";
 
 const spec: OpenApi = loadSpec();
 const ops = operations(spec);
@@ -163,10 +161,6 @@ describe("openapi.yaml and the code", () => {
 // ---------------------------------------------------------------------------
 // On moto: the deployed REST API, and the handler's real answers.
 
-function fakeZip(): FunctionZip {
-  const bytes = zipSync({ "index.mjs": [strToU8("export const handler = async () => ({ statusCode: 200, body: '' });"), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });
-  return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
-}
 
 const BUCKET = "imgapi-openapi-test";
 /** Response headers a client acts on: each one the handler sends must be in the spec's response. */

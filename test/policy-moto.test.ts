@@ -4,14 +4,11 @@
 // --delete-data make, with the context each carries, evaluated against
 // deploy/deployer-policy*.json as the deploying identity's only policies.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { DeleteBucketPolicyCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { strToU8, zipSync } from "fflate";
 import { parseConfig } from "../config/load.ts";
 import { createClients, destroyClients } from "../deploy/aws-clients.ts";
-import type { FunctionZip } from "../deploy/function-zip.ts";
 import { deploy } from "../deploy/run.ts";
 import { teardown } from "../teardown/run.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
@@ -20,13 +17,10 @@ import { evaluate } from "./support/policy-eval.ts";
 import { readBack, recordingClients } from "./support/policy-moto.ts";
 import { failures } from "./support/policy-run.ts";
 import { virtualClock } from "./support/clock.ts";
+import { fakeZip } from "./support/fake-zip.ts";
 
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
 
-function fakeZip(): FunctionZip {
-  const bytes = zipSync({ "index.mjs": [strToU8("export const handler = async () => ({ statusCode: 200, body: '' });"), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });
-  return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
-}
 
 let moto: Moto;
 before(async () => {

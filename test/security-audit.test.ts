@@ -12,7 +12,6 @@
 //   - over HTTP: no key, a wrong key, a key in the query string: 403; no
 //     answer or log line echoes the key; no error shows a stack or a bucket
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,12 +22,10 @@ import { GetRoleCommand, GetRolePolicyCommand, ListAttachedRolePoliciesCommand, 
 import { GetKeyPolicyCommand, GetKeyRotationStatusCommand } from "@aws-sdk/client-kms";
 import { GetPolicyCommand } from "@aws-sdk/client-lambda";
 import { DeleteBucketCommand, DeleteBucketPolicyCommand, DeleteObjectsCommand, GetBucketEncryptionCommand, GetBucketOwnershipControlsCommand, GetBucketPolicyCommand, GetPublicAccessBlockCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { zipSync, strToU8 } from "fflate";
 import sharp from "sharp";
 import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createClients, destroyClients, type AwsClients } from "../deploy/aws-clients.ts";
-import type { FunctionZip } from "../deploy/function-zip.ts";
 import { resourceNames } from "../deploy/names.ts";
 import { deploy, type DeployOutputs } from "../deploy/run.ts";
 import { methodAuth, ROUTES } from "../function/routes.ts";
@@ -36,6 +33,7 @@ import { startLocalServer, type LocalServer } from "../local/server.ts";
 import { teardown } from "../teardown/run.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
 import { virtualClock } from "./support/clock.ts";
+import { fakeZip } from "./support/fake-zip.ts";
 
 const ACCOUNT = "123456789012"; // moto's
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -49,10 +47,6 @@ function expect(ok: boolean, finding: string): void {
   if (!ok) findings.push(finding);
 }
 
-function fakeZip(): FunctionZip {
-  const bytes = zipSync({ "index.mjs": [strToU8("export const handler = async () => ({ statusCode: 200, body: '' });"), { mtime: new Date(1980, 0, 1) }] }, { level: 6 });
-  return { bytes, sha256Base64: createHash("sha256").update(bytes).digest("base64"), path: "(memory)", size: bytes.length, architecture: "arm64" };
-}
 
 after(() => {
   console.log(`security-audit: ${checks} checks, ${findings.length} findings${findings.length > 0 ? `:\n  ${findings.join("\n  ")}` : ""}`);
