@@ -9,10 +9,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 import { build } from "esbuild";
+import { AUTHORIZER_BUILD_OPTIONS } from "../deploy/function-zip.ts";
 import { ConfigError } from "../config/config-error.ts";
 import { JWT_AUDIENCE_ENV, JWT_ISSUER_ENV, JWT_JWKS_URI_ENV, JWT_READ_SCOPE_ENV, JWT_WRITE_SCOPE_ENV, jwtSettingsFromEnv, jwtSettingsToEnv } from "../function/auth/authorizer-env.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/GET/images/img-1";
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -45,19 +45,8 @@ test("settings: an incomplete environment fails at cold start naming every probl
 });
 
 test("the entry bundles on its own without zod or sharp, and answers Lambda's TOKEN event", async (t) => {
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: ["function/authorizer.ts"],
-    outfile: "authorizer.mjs",
-    bundle: true,
-    write: false,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    mainFields: ["module", "main"],
-    minify: true,
-    metafile: true,
-  });
+  // The options the deploy bundles it with (deploy/function-zip.ts), so what is tested is what ships.
+  const result = await build({ ...AUTHORIZER_BUILD_OPTIONS, write: false, metafile: true });
   const inputs = Object.keys(result.metafile.inputs);
   assert.deepEqual(inputs.filter((p) => /node_modules\/(zod|sharp|@img)\//.test(p)), []);
   assert.ok(inputs.some((p) => p.includes("node_modules/jose/")), "jose is bundled");
