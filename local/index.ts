@@ -11,6 +11,7 @@ import type { RuntimeSettings } from "../config/schema.ts";
 import { UsageError } from "../config/usage-error.ts";
 import { API_KEY_ENV, apiKeyFrom } from "./api-key.ts";
 import { banner } from "./banner.ts";
+import { jwtIssuer, parseJwtFlags, type JwtFlags, type LocalIssuer } from "./jwt-flags.ts";
 import { ACCESS_KEY_ID_ENV, credentialsFrom, SECRET_ACCESS_KEY_ENV } from "./sigv4.ts";
 import { DEMO_PATH } from "./demo-server.ts";
 
@@ -61,7 +62,7 @@ interface Cli {
   config?: string;
   dataDir?: string;
   auth: "apiKey" | "iam" | "jwt";
-  jwt?: { issuer?: string; audience?: string; scopes?: { read: string; write: string }; dev: boolean };
+  jwt?: JwtFlags;
 }
 
 function parsePort(text: string, what: string): number {
@@ -116,26 +117,6 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv): Cli {
   };
 }
 
-function parseJwtFlags(values: { "jwt-issuer"?: string; "jwt-audience"?: string; "jwt-scopes"?: string; "jwt-dev-issuer"?: boolean }): NonNullable<Cli["jwt"]> {
-  const dev = values["jwt-dev-issuer"] === true;
-  if (dev && values["jwt-issuer"] !== undefined) throw new UsageError("Give --jwt-issuer or --jwt-dev-issuer, not both");
-  if (!dev && (values["jwt-issuer"] === undefined || values["jwt-audience"] === undefined)) {
-    throw new UsageError("--auth jwt needs --jwt-issuer URL and --jwt-audience AUDIENCE (or --jwt-dev-issuer to start a local issuer)");
-  }
-  let scopes: { read: string; write: string } | undefined;
-  if (values["jwt-scopes"] !== undefined) {
-    const [read, write, ...rest] = values["jwt-scopes"].split(",");
-    if (!read || !write || rest.length > 0) throw new UsageError(`Expected READ,WRITE (two scopes) for --jwt-scopes but received ${JSON.stringify(values["jwt-scopes"])}`);
-    scopes = { read, write };
-  }
-  return {
-    dev,
-    ...(values["jwt-issuer"] === undefined ? {} : { issuer: values["jwt-issuer"] }),
-    ...(values["jwt-audience"] === undefined ? {} : { audience: values["jwt-audience"] }),
-    ...(scopes === undefined ? {} : { scopes }),
-  };
-}
-
 async function loadSettings(configPath: string | undefined): Promise<{ settings: RuntimeSettings; source: string }> {
   const { loadConfig } = await import("../config/load.ts");
   const { runtimeSettingsOf, settingsFromEnv } = await import("../config/runtime-env.ts");
@@ -185,7 +166,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
   const log = cli.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => console.log(line);
   let server;
-  let issuer: { issuer: string; audience: string; token?: string; close?: () => Promise<void> } | undefined;
+  let issuer: LocalIssuer | undefined;
   try {
     server = await step("Starting the API and its local S3 (loading sharp and the AWS SDK)", async () => {
       const { startLocalServer } = await import("./server.ts");
@@ -249,15 +230,6 @@ async function main(argv: string[]): Promise<number | undefined> {
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   return undefined;
-}
-
-/** The issuer the flags name, or a dev issuer on loopback with a token minted for "dev-user" (with both scopes, when scopes are set). */
-async function jwtIssuer(flags: NonNullable<Cli["jwt"]>): Promise<{ issuer: string; audience: string; token?: string; close?: () => Promise<void> }> {
-  if (!flags.dev) return { issuer: flags.issuer!, audience: flags.audience! };
-  const { startDevIssuer } = await import("./dev-issuer.ts");
-  const dev = await startDevIssuer({ audience: flags.audience ?? "imgapi-local" });
-  const token = await dev.mint({ sub: "dev-user", ...(flags.scopes === undefined ? {} : { scope: `${flags.scopes.read} ${flags.scopes.write}` }) });
-  return { issuer: dev.issuer, audience: dev.audience, token, close: () => dev.close() };
 }
 
 main(process.argv.slice(2)).then(
