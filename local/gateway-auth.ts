@@ -5,7 +5,8 @@
 // carries the bytes.
 import type { APIGatewayProxyResult } from "aws-lambda";
 import { methodAuth, type AuthMode } from "../function/routes.ts";
-import { forbidden, iamDenied, lastHeader, type RouteMatch } from "./api-gateway.ts";
+import { lastHeader, type RouteMatch } from "./api-gateway.ts";
+import { forbidden, iamDenied } from "./gateway-responses.ts";
 import { apiKeyMatches } from "./api-key.ts";
 import { headersByName, verifySigV4, type LocalCredentials } from "./sigv4.ts";
 

@@ -13,7 +13,8 @@ import type { JwtSettings } from "../function/auth/jwt-verify.ts";
 import { createAuthorizer, type AuthorizerOptions } from "../function/auth/token-authorizer.ts";
 import type { AuthorizerResult } from "../function/auth/token-policy.ts";
 import { methodAuth } from "../function/routes.ts";
-import { gatewayResponse, lastHeader, LOCAL_ACCOUNT, LOCAL_STAGE, type RouteMatch } from "./api-gateway.ts";
+import { lastHeader, LOCAL_ACCOUNT, LOCAL_STAGE, type RouteMatch } from "./api-gateway.ts";
+import { gatewayResponse } from "./gateway-responses.ts";
 
 export type JwtVerdict = { ok: true; authorizer?: Record<string, string> } | { ok: false; result: APIGatewayProxyResult; reason: string };
 

@@ -15,19 +15,8 @@ import type { LogSink } from "../function/log.ts";
 import type { JwtSettings } from "../function/auth/jwt-verify.ts";
 import type { AuthMode } from "../function/routes.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
-import {
-  badGateway,
-  findRoute,
-  headersOf,
-  isProxyResult,
-  lastHeader,
-  MAX_REQUEST_BYTES,
-  missingAuthenticationToken,
-  requestTooLarge,
-  splitTarget,
-  toHttpResponse,
-  toProxyEvent,
-} from "./api-gateway.ts";
+import { findRoute, headersOf, isProxyResult, lastHeader, MAX_REQUEST_BYTES, splitTarget, toHttpResponse, toProxyEvent } from "./api-gateway.ts";
+import { badGateway, missingAuthenticationToken, requestTooLarge } from "./gateway-responses.ts";
 import { createLocalJwtCheck, type LocalJwtCheck } from "./gateway-jwt.ts";
 import { generateApiKey } from "./api-key.ts";
 import { DEMO_PATH, serveDemo } from "./demo-server.ts";
