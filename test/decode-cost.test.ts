@@ -5,8 +5,8 @@
 // pipeline that runs too long, answers DECODE_TIMEOUT and stores nothing.
 // How fast the refusals are is measured by bench/hostile.ts.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { describe, test } from "node:test";
+import { CreateBucketCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import sharp from "sharp";
 import { parseRuntimeSettings } from "../config/load.ts";
@@ -22,7 +22,7 @@ import { ImageStore } from "../function/storage/image-store.ts";
 import { apiEvent, responseJson, sizeEvent, uploadEvent } from "./support/events.ts";
 import { fixturesIn, loadFixture } from "./support/fixtures.ts";
 import { gifFrames, pngShape, pngTextBomb, tiffPages, webpFrames } from "./support/hostile-images.ts";
-import { s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { motoWithS3 } from "./support/moto-bucket.ts";
 import { scanBomb } from "./support/scan-bomb.ts";
 import { countSharpCalls } from "./support/sharp-calls.ts";
 
@@ -159,25 +159,15 @@ describe("the structural check (pure: no sharp, no I/O)", () => {
 });
 
 describe("through the handler, on moto", () => {
-  let moto: Moto;
-  let s3: S3Client;
+  const aws = motoWithS3();
   let bucketCount = 0;
-
-  before(async () => {
-    moto = await startMoto();
-    s3 = new S3Client(s3ClientConfig(moto));
-  });
-  after(async () => {
-    s3?.destroy();
-    await moto?.stop();
-  });
 
   /** A fresh bucket and an app on it, so every test starts empty. */
   async function app(custom: RuntimeSettings = settings) {
     const bucket = `imgapi-cost-${++bucketCount}`;
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const handler = createApp({ store: new ImageStore(s3, bucket), settings: custom, log: () => {} });
-    const keys = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!).sort();
+    await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const handler = createApp({ store: new ImageStore(aws.s3, bucket), settings: custom, log: () => {} });
+    const keys = async () => ((await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!).sort();
     return { handler: (event: APIGatewayProxyEvent) => bounded(handler(event)), keys };
   }
 

@@ -2,8 +2,8 @@
 // the bucket and what the caller gets back out. One moto_server for the file;
 // every test gets a fresh bucket.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { test } from "node:test";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyResult } from "aws-lambda";
 import sharp from "sharp";
 import { BUCKET_ENV, SETTINGS_ENV, settingsFromEnv, settingsToEnv } from "../config/runtime-env.ts";
@@ -14,40 +14,29 @@ import { ImageStore } from "../function/storage/image-store.ts";
 import { S3_ENDPOINT_ENV } from "../function/storage/s3-client.ts";
 import { HOST, TEST_API_KEY, listEvent, responseBytes, responseJson, sizeEvent, uploadEvent, uploadJsonEvent } from "./support/events.ts";
 import { fixturesIn, loadFixture } from "./support/fixtures.ts";
-import { MOTO_CREDENTIALS, MOTO_REGION, s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { MOTO_CREDENTIALS, MOTO_REGION } from "./support/moto.ts";
+import { motoWithBucket } from "./support/moto-bucket.ts";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const BUCKET = "imgapi-test-images";
 const settings = settingsFromEnv({});
 configureLibvips(settings.input.formats);
 
-let moto: Moto;
-let s3: S3Client;
+const aws = motoWithBucket(BUCKET);
 let logLines: string[] = [];
-
-before(async () => {
-  moto = await startMoto();
-  s3 = new S3Client(s3ClientConfig(moto));
-});
-
-after(async () => {
-  s3?.destroy();
-  await moto?.stop();
-});
 
 /**
  * An empty emulator with just the bucket, and a clean log. Called by each test
  * itself: a root beforeEach would also run before every subtest.
  */
 async function fresh(): Promise<void> {
-  await moto.reset();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  await aws.fresh();
   logLines = [];
 }
 
 function app(options: { settings?: RuntimeSettings; maxInlineBytes?: number } = {}): Handler {
   return createApp({
-    store: new ImageStore(s3, BUCKET),
+    store: new ImageStore(aws.s3, BUCKET),
     settings: options.settings ?? settings,
     ...(options.maxInlineBytes === undefined ? {} : { maxInlineBytes: options.maxInlineBytes }),
     log: (line) => logLines.push(line),
@@ -83,12 +72,12 @@ async function upload(handler: Handler, bytes: Buffer): Promise<UploadBody> {
 }
 
 async function keys(prefix: string): Promise<string[]> {
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+  const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
   return (listed.Contents ?? []).map((o) => o.Key!).sort();
 }
 
 async function objectBytes(key: string): Promise<Buffer> {
-  const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  const got = await aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
   return Buffer.from(await got.Body!.transformToByteArray());
 }
 
@@ -119,7 +108,7 @@ test("POST raw bytes: stored under originals/{id} as the sniffed type, whatever 
   assert.equal(res.headers?.Location, body.links.self);
   assert.match(String(res.headers?.["Content-Type"]), /^application\/json/);
 
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${body.id}` }));
+  const head = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${body.id}` }));
   assert.equal(head.ContentType, "image/jpeg");
   assert.deepEqual(storedFacts(head.Metadata), { format: "jpeg", width: "320", height: "240", alpha: "0", name: "cat.jpg" });
   assert.deepEqual([head.Metadata?.thumbhash, head.Metadata?.color], [body.placeholder.thumbhash, body.placeholder.color], "the placeholder is stored with the original");
@@ -138,7 +127,7 @@ test("POST JSON: base64-encoded by API Gateway, plain, or a data URL; upright di
     [body.original.format, body.original.width, body.original.height, body.original.bytes, body.original.name],
     ["jpeg", 1200, 1800, photo.length, "Été à Zürich.jpg"],
   );
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${body.id}` }));
+  const head = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${body.id}` }));
   assert.equal(head.ContentType, "image/jpeg");
   assert.deepEqual(storedFacts(head.Metadata), { format: "jpeg", width: "1200", height: "1800", alpha: "0", name: encodeURIComponent("Été à Zürich.jpg") });
   // And the name reads back as it was given.
@@ -150,7 +139,7 @@ test("POST JSON: base64-encoded by API Gateway, plain, or a data URL; upright di
   assert.equal(plain.statusCode, 201, plain.body);
   const plainBody = responseJson<UploadBody>(plain);
   assert.equal(plainBody.original.name, undefined);
-  const pngHead = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${plainBody.id}` }));
+  const pngHead = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `originals/${plainBody.id}` }));
   assert.equal(pngHead.ContentType, "image/png");
   assert.deepEqual(storedFacts(pngHead.Metadata), { format: "png", width: "2048", height: "1536", alpha: "1" });
 
@@ -182,7 +171,7 @@ test("GET /images/{id} creates every size once, lists them, and recreates them a
     assert.deepEqual([v.contentType, v.format, v.created], ["image/webp", "webp", true]);
     assert.deepEqual([v.width, v.height], expected[v.size]);
     assert.equal(v.link, `https://${HOST}/prod/images/${id}/${v.size}`);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: v.key }));
+    const head = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: v.key }));
     assert.equal(head.ContentType, "image/webp");
     assert.equal(head.ContentLength, v.bytes);
     assert.deepEqual(Object.keys(head.Metadata ?? {}).sort(), ["height", "spec", "width"]);
@@ -195,8 +184,8 @@ test("GET /images/{id} creates every size once, lists them, and recreates them a
   // Replace one stored variant with other bytes under the same settings tag: a
   // plain list trusts the tag and leaves it, force=true writes every size again.
   const mediumKey = `resized/${id}/medium.webp`;
-  const mediumHead = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: mediumKey }));
-  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: mediumKey, Body: "not an image", ContentType: "image/webp", Metadata: mediumHead.Metadata }));
+  const mediumHead = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: mediumKey }));
+  await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: mediumKey, Body: "not an image", ContentType: "image/webp", Metadata: mediumHead.Metadata }));
 
   const second = responseJson<ListBody>(await handler(listEvent(id)));
   assert.deepEqual(second.variants.map((v) => v.created), [false, false, false]);
@@ -228,7 +217,7 @@ test("GET /images/{id}/{size}: the bytes inline with ETag and Cache-Control, 304
   assert.deepEqual(await dimensions(bytes), ["webp", 800, 1200]);
   assert.equal(res.headers?.["Content-Type"], "image/webp");
   assert.equal(res.headers?.["Cache-Control"], "private, max-age=31536000");
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `resized/${id}/medium.webp` }));
+  const head = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `resized/${id}/medium.webp` }));
   assert.equal(res.headers?.ETag, head.ETag);
   assert.ok(bytes.equals(await objectBytes(`resized/${id}/medium.webp`)));
   assert.deepEqual(await keys("resized/"), [`resized/${id}/medium.webp`], "only the size asked for is made");
@@ -257,7 +246,7 @@ test("a variant larger than maxInlineBytes is a 302 to a presigned S3 URL servin
   assert.equal(res.body, "");
   assert.equal(res.headers?.["Cache-Control"], "no-store");
   const location = String(res.headers?.Location);
-  assert.ok(location.startsWith(`${moto.endpoint}/${BUCKET}/resized/${id}/medium.webp?`), location);
+  assert.ok(location.startsWith(`${aws.moto.endpoint}/${BUCKET}/resized/${id}/medium.webp?`), location);
   assert.match(location, /X-Amz-Signature=[0-9a-f]{64}/);
   assert.match(location, /X-Amz-Expires=300\b/);
 
@@ -273,7 +262,7 @@ test("changing a size's settings regenerates it on the next request, and only it
   const { id } = await upload(app(), loadFixture("sharp_2569067123_aca715a2ee_o.jpg")); // 2725x2225
   const old = responseJson<ListBody>(await app()(listEvent(id)));
   assert.deepEqual(old.variants.find((v) => v.size === "thumbnail")!.width, 150);
-  const oldSpec = (await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `resized/${id}/thumbnail.webp` }))).Metadata?.spec;
+  const oldSpec = (await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `resized/${id}/thumbnail.webp` }))).Metadata?.spec;
 
   const changed = settingsFromEnv({
     [SETTINGS_ENV]: settingsToEnv({ ...settings, sizes: { ...settings.sizes, thumbnail: { width: 100, height: 100, fit: "cover", enlarge: false } } }),
@@ -282,7 +271,7 @@ test("changing a size's settings regenerates it on the next request, and only it
   const res = await handler(sizeEvent(id, "thumbnail"));
   assert.equal(res.statusCode, 200, res.body);
   assert.deepEqual(await dimensions(responseBytes(res)), ["webp", 100, 100]);
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `resized/${id}/thumbnail.webp` }));
+  const head = await aws.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `resized/${id}/thumbnail.webp` }));
   assert.deepEqual([head.Metadata?.width, head.Metadata?.height], ["100", "100"]);
   assert.notEqual(head.Metadata?.spec, oldSpec);
 
@@ -330,7 +319,7 @@ test("every invalid file and bomb is refused with a stable 4xx and nothing is st
       assert.equal(res.headers?.["Access-Control-Allow-Origin"], "*");
     });
   }
-  const stored = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+  const stored = await aws.s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
   assert.equal(stored.KeyCount ?? 0, 0, `objects left behind: ${(stored.Contents ?? []).map((o) => o.Key).join(", ")}`);
   const statuses = logLines.map((l) => (JSON.parse(l) as { status: number }).status);
   assert.equal(statuses.length, fixturesIn("invalid", "bomb").length);
@@ -395,7 +384,7 @@ test("the real Lambda handler, configured from the environment, does upload -> l
   Object.assign(process.env, {
     [BUCKET_ENV]: BUCKET,
     [SETTINGS_ENV]: settingsToEnv(custom),
-    [S3_ENDPOINT_ENV]: moto.endpoint,
+    [S3_ENDPOINT_ENV]: aws.moto.endpoint,
     AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
     AWS_REGION: MOTO_REGION,

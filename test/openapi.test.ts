@@ -4,9 +4,9 @@
 // it must be exactly what scripts/postman-from-openapi.ts generates.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { GetMethodCommand, GetResourcesCommand, GetRestApisCommand } from "@aws-sdk/client-api-gateway";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { parseConfig, parseRuntimeSettings } from "../config/load.ts";
 import { settingsFromEnv } from "../config/runtime-env.ts";
@@ -32,7 +32,8 @@ import {
 } from "../scripts/postman-from-openapi.ts";
 import { apiEvent, listEvent, responseJson, sizeEvent, uploadEvent, uploadJsonEvent } from "./support/events.ts";
 import { loadFixture } from "./support/fixtures.ts";
-import { MOTO_CREDENTIALS, MOTO_REGION, s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { MOTO_CREDENTIALS, MOTO_REGION } from "./support/moto.ts";
+import { motoWithS3 } from "./support/moto-bucket.ts";
 import { scanBomb } from "./support/scan-bomb.ts";
 import { virtualClock } from "./support/clock.ts";
 import { fakeZip } from "./support/fake-zip.ts";
@@ -168,21 +169,11 @@ const DOCUMENTED_HEADERS = ["location", "etag", "cache-control", "retry-after"];
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
 
 describe("openapi.yaml on moto", () => {
-  let moto: Moto;
-  let s3: S3Client;
-
-  before(async () => {
-    moto = await startMoto();
-    s3 = new S3Client(s3ClientConfig(moto));
-  });
-  after(async () => {
-    s3?.destroy();
-    await moto?.stop();
-  });
+  const aws = motoWithS3();
 
   test("the deployed REST API has exactly the spec's paths and methods (plus OPTIONS), private ones keyed", async () => {
     const config = parseConfig(example);
-    const clients = createClients({ region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 1 });
+    const clients = createClients({ region: MOTO_REGION, endpoint: aws.moto.endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 1 });
     await deploy({ config, clients, zip: fakeZip(), clock: virtualClock() });
     const names = resourceNames(config.stackName, "123456789012", MOTO_REGION);
     const api = ((await clients.apigw.send(new GetRestApisCommand({ limit: 500 }))).items ?? []).find((a) => a.name === names.restApi);
@@ -215,13 +206,13 @@ describe("openapi.yaml on moto", () => {
   });
 
   test("every status and error code the handler answers in a scripted run is documented for its route", async () => {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    await aws.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const settings = settingsFromEnv({});
     configureLibvips(settings.input.formats);
     const secret = Buffer.alloc(32, 7);
     let clock = Date.now();
     const make = (options: Partial<AppOptions> = {}) =>
-      createApp({ store: new ImageStore(s3, BUCKET), settings, log: () => {}, signingSecret: () => Promise.resolve(secret), now: () => clock, ...options });
+      createApp({ store: new ImageStore(aws.s3, BUCKET), settings, log: () => {}, signingSecret: () => Promise.resolve(secret), now: () => clock, ...options });
     const app = make();
     const seen: Array<{ route: string; status: number; code?: string; headers: string[] }> = [];
     const call = async (handler: ReturnType<typeof make>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
@@ -245,7 +236,7 @@ describe("openapi.yaml on moto", () => {
     await call(app, uploadEvent(loadFixture("bombs/fuzzdb_uber.gif")));
     await call(app, uploadEvent(scanBomb({ width: 640, height: 480, channels: 3, scans: 150 })));
     await call(make({ settings: small }), uploadEvent(jpeg));
-    await call(make({ store: new ImageStore(s3, "no-such-bucket-here") }), uploadEvent(jpeg));
+    await call(make({ store: new ImageStore(aws.s3, "no-such-bucket-here") }), uploadEvent(jpeg));
     // GET /images/{id}
     const listing = responseJson<{ variants: Array<{ size: string; publicUrl: string }> }>(await call(app, listEvent(up.id)));
     await call(app, listEvent(up.id, { force: "maybe" }));

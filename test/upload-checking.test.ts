@@ -6,8 +6,8 @@
 // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-requests.html):
 // x-amz-copy-source-if-match and If-None-Match "*" answer 412 PreconditionFailed.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { CopyObjectCommand, CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { describe, test } from "node:test";
+import { CopyObjectCommand, CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyResult } from "aws-lambda";
 import { parseRuntimeSettings } from "../config/load.ts";
 import { settingsFromEnv } from "../config/runtime-env.ts";
@@ -17,7 +17,7 @@ import { configureLibvips } from "../function/image/libvips.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import { apiEvent, listEvent, responseJson, sizeEvent } from "./support/events.ts";
 import { loadFixture } from "./support/fixtures.ts";
-import { s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { motoWithS3 } from "./support/moto-bucket.ts";
 import { scanBomb } from "./support/scan-bomb.ts";
 
 const settings = settingsFromEnv({});
@@ -28,32 +28,22 @@ const preconditionFailed = () =>
   new S3ServiceException({ name: "PreconditionFailed", $fault: "client", $metadata: { httpStatusCode: 412 }, message: "At least one of the pre-conditions you specified did not hold" });
 
 describe("presigned uploads, on moto", () => {
-  let moto: Moto;
-  let s3: S3Client;
+  const aws = motoWithS3();
   let buckets = 0;
-
-  before(async () => {
-    moto = await startMoto();
-    s3 = new S3Client(s3ClientConfig(moto));
-  });
-  after(async () => {
-    s3?.destroy();
-    await moto?.stop();
-  });
 
   /** A fresh bucket, an app on an S3 client that keeps CopyObject's conditions, and the copies it was asked for. */
   async function setup(options: { custom?: RuntimeSettings; beforeCopy?: (bucket: string) => Promise<void> } = {}) {
     const bucket = `imgapi-checking-${++buckets}`;
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const copies: CopyObjectCommand["input"][] = [];
     const etagOf = async (key: string) => {
       try {
-        return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag;
+        return (await aws.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag;
       } catch {
         return undefined;
       }
     };
-    const strict = new Proxy(s3, {
+    const strict = new Proxy(aws.s3, {
       get(target, prop, receiver) {
         if (prop !== "send") return Reflect.get(target, prop, receiver) as unknown;
         return async (command: unknown) => {
@@ -69,7 +59,7 @@ describe("presigned uploads, on moto", () => {
       },
     });
     const handler = createApp({ store: new ImageStore(strict, bucket), settings: options.custom ?? settings, log: () => {} });
-    const keys = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!).sort();
+    const keys = async () => ((await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!).sort();
     async function upload(body: Buffer): Promise<string> {
       const created = await handler(apiEvent({ method: "POST", resource: "/uploads", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ contentType: "image/jpeg", contentLength: body.length }), base64: true }));
       const { id, upload: presigned } = responseJson<{ id: string; upload: { url: string } }>(created);
@@ -84,7 +74,7 @@ describe("presigned uploads, on moto", () => {
   test("checked, an upload is copied to originals/ only if unchanged and only if no original exists, with its sniffed type and facts", async () => {
     const { bucket, handler, keys, copies, upload } = await setup();
     const id = await upload(png); // labelled image/jpeg, its bytes are a PNG
-    const uploaded = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `uploads/${id}` }));
+    const uploaded = await aws.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `uploads/${id}` }));
 
     assert.equal((await handler(sizeEvent(id, "thumbnail"))).statusCode, 200);
 
@@ -112,7 +102,7 @@ describe("presigned uploads, on moto", () => {
         if (replaced) return;
         replaced = true;
         const bomb = scanBomb({ width: 640, height: 480, channels: 3, scans: 150 });
-        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: copyKey, Body: bomb }));
+        await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: copyKey, Body: bomb }));
       },
     });
     const id = await upload(png);

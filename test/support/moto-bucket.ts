@@ -1,17 +1,21 @@
-// moto for one test file with an S3 client and one bucket: started before the
-// file's tests, stopped after them; `fresh()` empties the emulator and makes
-// the bucket again, so each test starts from the same state.
+// moto with an S3 client for one test file (or one describe block): started
+// before its tests, stopped after them. motoWithBucket adds `fresh()`, which
+// empties the emulator and makes the bucket again, so each test starts from
+// the same state.
 import { after, before } from "node:test";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { s3ClientConfig, startMoto, type Moto } from "./moto.ts";
 
-export interface MotoBucket {
+export interface MotoS3 {
   readonly moto: Moto;
   readonly s3: S3Client;
+}
+
+export interface MotoBucket extends MotoS3 {
   fresh(): Promise<void>;
 }
 
-export function motoWithBucket(bucket: string): MotoBucket {
+export function motoWithS3(): MotoS3 {
   let moto: Moto | undefined;
   let s3: S3Client | undefined;
   before(async () => {
@@ -29,9 +33,21 @@ export function motoWithBucket(bucket: string): MotoBucket {
     get s3() {
       return s3!;
     },
+  };
+}
+
+export function motoWithBucket(bucket: string): MotoBucket {
+  const aws = motoWithS3();
+  return {
+    get moto() {
+      return aws.moto;
+    },
+    get s3() {
+      return aws.s3;
+    },
     async fresh() {
-      await moto!.reset();
-      await s3!.send(new CreateBucketCommand({ Bucket: bucket }));
+      await aws.moto.reset();
+      await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     },
   };
 }
