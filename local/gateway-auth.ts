@@ -6,6 +6,7 @@
 import type { APIGatewayProxyResult } from "aws-lambda";
 import { methodAuth, type AuthMode } from "../function/routes.ts";
 import { lastHeader, type RouteMatch } from "./api-gateway.ts";
+import type { LocalJwtCheck } from "./gateway-jwt.ts";
 import { forbidden, iamDenied } from "./gateway-responses.ts";
 import { apiKeyMatches } from "./api-key.ts";
 import { headersByName, verifySigV4, type LocalCredentials } from "./sigv4.ts";
@@ -13,6 +14,8 @@ import { headersByName, verifySigV4, type LocalCredentials } from "./sigv4.ts";
 export interface GatewayAuth {
   mode: AuthMode;
   apiKey: string;
+  /** "jwt" mode: the bearer token check (gateway-jwt.ts). */
+  jwt?: LocalJwtCheck;
   /** Given: private routes need a SigV4 signature by this key pair instead of the API key. */
   iam?: LocalCredentials;
 }

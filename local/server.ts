@@ -17,9 +17,9 @@ import type { AuthMode } from "../function/routes.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import { findRoute, headersOf, isProxyResult, lastHeader, MAX_REQUEST_BYTES, splitTarget, toHttpResponse, toProxyEvent } from "./api-gateway.ts";
 import { badGateway, missingAuthenticationToken, requestTooLarge } from "./gateway-responses.ts";
-import { createLocalJwtCheck, type LocalJwtCheck } from "./gateway-jwt.ts";
+import { createLocalJwtCheck } from "./gateway-jwt.ts";
 import { generateApiKey } from "./api-key.ts";
-import { DEMO_PATH, serveDemo } from "./demo-server.ts";
+import { DEMO_PATH, serveDemo, type DemoConfig } from "./demo-server.ts";
 import { checkApiKey, checkSignature, type GatewayAuth } from "./gateway-auth.ts";
 import { generateCredentials, type LocalCredentials } from "./sigv4.ts";
 import { startLocalS3, type LocalS3 } from "./storage.ts";
@@ -82,8 +82,21 @@ function send(res: ServerResponse, result: APIGatewayProxyResult, accept: string
   res.end(answer.body);
 }
 
-/** `iam` given: private routes need a SigV4 signature by that key pair instead of the API key; `jwt`: a bearer token. */
-function createListener(handler: Handler, settings: RuntimeSettings, apiKey: string, log: LogSink, iam?: LocalCredentials, jwt?: LocalJwtCheck, jwtSettings?: JwtSettings) {
+/** The demo page's settings for this server: its key, and in "iam" or "jwt" mode why the key alone will not do. */
+function demoConfig(apiKey: string, auth: AuthMode, jwt: JwtSettings | undefined): DemoConfig {
+  if (auth === "iam") return { apiUrl: "", apiKey, notice: "This server runs with --auth iam: the page sends only an x-api-key, so its calls are refused. Restart without --auth iam to try it." };
+  if (auth !== "jwt" || jwt === undefined) return { apiUrl: "", apiKey };
+  return {
+    apiUrl: "",
+    apiKey,
+    notice: `This server runs with --auth jwt: the API key is no credential here. Sign in with ${jwt.issuer} (or paste a token it issued) and the page sends it as a bearer token.`,
+    // The issuer mints tokens for the audience: the page signs in as that client.
+    jwt: { issuer: jwt.issuer, clientId: jwt.audience, ...(jwt.scopes === undefined ? {} : { scope: `${jwt.scopes.read} ${jwt.scopes.write}` }) },
+  };
+}
+
+/** Private routes need what `auth` says: the API key, a SigV4 signature by its key pair, or a bearer token. */
+function createListener(handler: Handler, settings: RuntimeSettings, log: LogSink, auth: GatewayAuth, demo: DemoConfig) {
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const method = req.method ?? "GET";
@@ -99,10 +112,9 @@ function createListener(handler: Handler, settings: RuntimeSettings, apiKey: str
 
     const match = findRoute(method, splitTarget(req.url ?? "/").path);
     if (match === undefined) return reject(missingAuthenticationToken(cors), "no such route");
-    const auth: GatewayAuth = { mode: jwt !== undefined ? "jwt" : iam !== undefined ? "iam" : "apiKey", apiKey, ...(iam === undefined ? {} : { iam }) };
     const keyed = checkApiKey(match, method, headers, auth, cors);
     if (!keyed.ok) return reject(keyed.result, keyed.reason);
-    const bearer = jwt === undefined ? undefined : await jwt(match, method, splitTarget(req.url ?? "/").path, headers, cors);
+    const bearer = auth.jwt === undefined ? undefined : await auth.jwt(match, method, splitTarget(req.url ?? "/").path, headers, cors);
     if (bearer !== undefined && !bearer.ok) return reject(bearer.result, bearer.reason);
     const body = await readBody(req, MAX_REQUEST_BYTES);
     if (body === undefined) return reject(requestTooLarge(cors), `body over ${MAX_REQUEST_BYTES} bytes`);
@@ -127,21 +139,7 @@ function createListener(handler: Handler, settings: RuntimeSettings, apiKey: str
 
   return function listener(req: IncomingMessage, res: ServerResponse): void {
     // The demo page, prefilled with this server's key; no API route starts with /demo.
-    if (
-      serveDemo(req, res, {
-        apiUrl: "",
-        apiKey,
-        ...(iam === undefined ? {} : { notice: "This server runs with --auth iam: the page sends only an x-api-key, so its calls are refused. Restart without --auth iam to try it." }),
-        // The issuer mints tokens for the audience: the page signs in as that client.
-        ...(jwtSettings === undefined
-          ? {}
-          : {
-              notice: `This server runs with --auth jwt: the API key is no credential here. Sign in with ${jwtSettings.issuer} (or paste a token it issued) and the page sends it as a bearer token.`,
-              jwt: { issuer: jwtSettings.issuer, clientId: jwtSettings.audience, ...(jwtSettings.scopes === undefined ? {} : { scope: `${jwtSettings.scopes.read} ${jwtSettings.scopes.write}` }) },
-            }),
-      })
-    )
-      return;
+    if (serveDemo(req, res, demo)) return;
     serve(req, res).catch((e: unknown) => {
       log(JSON.stringify({ level: "error", msg: "gateway", detail: (e as Error).message }));
       if (!res.headersSent) res.writeHead(500).end();
@@ -186,7 +184,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // The handler is made once the port is known: links and Location headers
   // are built from the server's own address, never from a request's Host.
   const made: { handler?: Handler } = {};
-  const server = createServer(createListener((event, context) => made.handler!(event, context), settings, apiKey, log, credentials, jwtCheck, auth === "jwt" ? options.jwt : undefined));
+  const gateway: GatewayAuth = { mode: auth, apiKey, ...(credentials === undefined ? {} : { iam: credentials }), ...(jwtCheck === undefined ? {} : { jwt: jwtCheck }) };
+  const server = createServer(createListener((event, context) => made.handler!(event, context), settings, log, gateway, demoConfig(apiKey, auth, options.jwt)));
   let port: number;
   try {
     port = await listen(server, options.port ?? DEFAULT_PORT);
