@@ -155,6 +155,30 @@ const configFields = z.strictObject({
       scopes: z.strictObject({ read: scopeToken, write: scopeToken }).optional(),
     })
     .optional(),
+  // CloudFront in front of the signed public URLs (deploy/resources/cdn-*.ts):
+  // cache hits never reach API Gateway or the function. Off by default.
+  cdn: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      // A custom domain for the distribution, e.g. images.example.com: an ACM
+      // certificate in us-east-1 (the only region CloudFront takes them from)
+      // and the distribution's alias.
+      // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html
+      domain: z
+        .string()
+        .max(253)
+        .regex(/^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a lowercase DNS name such as images.example.com (no scheme, no wildcard)")
+        .optional(),
+      // The Route 53 public hosted zone of cdn.domain: deploy then writes the
+      // certificate's validation record and the alias itself; without it, it
+      // prints both for you to create.
+      hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ").optional(),
+      // Requests per IP address in any 5 minutes, by an AWS WAF rate-based rule
+      // on the distribution (instead of api.rateLimitPerIp on the stage).
+      // https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html
+      rateLimitPerIp: z.number().int().min(10).max(2_000_000_000).optional(),
+    })
+    .prefault({}),
   // Resize every object that arrives under originals/ (by any route) through an
   // S3 event notification scoped to that prefix; the function writes only resized/.
   resizeOnUpload: z.boolean().default(false),
@@ -184,6 +208,13 @@ const configFields = z.strictObject({
 export const configSchema = configFields.superRefine((c, ctx) => {
   if (c.auth === "jwt" && c.jwt === undefined) ctx.addIssue({ code: "custom", message: 'a jwt block {"issuer", "audience"} with auth "jwt"', path: ["jwt"], input: c.jwt });
   if (c.auth !== "jwt" && c.jwt !== undefined) ctx.addIssue({ code: "custom", message: 'auth "jwt" with a jwt block (or remove the block)', path: ["auth"], input: c.auth });
+  // The CDN's settings mean nothing without it, and it serves the public URLs: they must be on.
+  const cdnOnly = ["domain", "hostedZoneId", "rateLimitPerIp"] as const;
+  for (const field of cdnOnly) {
+    if (!c.cdn.enabled && c.cdn[field] !== undefined) ctx.addIssue({ code: "custom", message: `cdn.enabled true with cdn.${field} (or remove cdn.${field})`, path: ["cdn", "enabled"], input: c.cdn.enabled });
+  }
+  if (c.cdn.hostedZoneId !== undefined && c.cdn.domain === undefined) ctx.addIssue({ code: "custom", message: "cdn.domain with cdn.hostedZoneId (the zone is the domain's)", path: ["cdn", "domain"], input: c.cdn.domain });
+  if (c.cdn.enabled && !c.publicUrls.enabled) ctx.addIssue({ code: "custom", message: "publicUrls.enabled true with cdn.enabled (the CDN serves the signed public URLs)", path: ["publicUrls", "enabled"], input: c.publicUrls.enabled });
 });
 
 export type SizeSpec = z.output<typeof sizeSchema>;

@@ -59,3 +59,24 @@ test("the handler's settings survive the trip through the environment and are ch
   assert.throws(() => settingsFromEnv({ [SETTINGS_ENV]: "{" }), ConfigError);
   assert.deepEqual(Object.keys(settingsFromEnv({}).sizes), ["thumbnail", "medium", "large"]);
 });
+
+test("cdn: off by default; its fields need it on, a zone needs a domain, and the CDN needs public URLs", () => {
+  assert.deepEqual(parseConfig(example).cdn, { enabled: false });
+  const on = parseConfig({ ...example, cdn: { enabled: true, domain: "images.example.com", hostedZoneId: "Z0123456789ABCDEFGHIJ", rateLimitPerIp: 500 } });
+  assert.deepEqual(on.cdn, { enabled: true, domain: "images.example.com", hostedZoneId: "Z0123456789ABCDEFGHIJ", rateLimitPerIp: 500 });
+  const problems = (input: unknown) => {
+    try {
+      parseConfig(input, "config.json");
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.problems;
+    }
+    assert.fail("expected a ConfigError");
+  };
+  assert.ok(problems({ ...example, cdn: { domain: "images.example.com" } }).some((p) => p.includes("cdn.enabled") && p.includes("cdn.domain")));
+  assert.ok(problems({ ...example, cdn: { enabled: true, hostedZoneId: "Z0123456789ABCDEFGHIJ" } }).some((p) => p.startsWith("Expected cdn.domain with cdn.hostedZoneId")));
+  assert.ok(problems({ ...example, cdn: { enabled: true }, publicUrls: { enabled: false } }).some((p) => p.includes("publicUrls.enabled")));
+  for (const domain of ["https://images.example.com", "*.example.com", "Images.Example.com", "localhost"]) {
+    assert.ok(problems({ ...example, cdn: { enabled: true, domain } }).some((p) => p.includes("cdn.domain")), domain);
+  }
+});
