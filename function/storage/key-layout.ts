@@ -9,6 +9,7 @@
 //                                  directly are unchecked until first checked
 //   resized/{id}/{size}.{ext}      each variant, with its settings tag
 //   resized/{id}/_original.json    what checking a directly written original found
+//   system/cdn-url-signing-key     the CDN URL-signing private key, KMS-encrypted (cdn.enabled only)
 
 export const UPLOADS_PREFIX = "uploads/";
 export const ORIGINALS_PREFIX = "originals/";
@@ -35,3 +36,6 @@ export const variantPrefix = (id: string) => `${RESIZED_PREFIX}${id}/`;
 export const variantKey = (id: string, size: string, extension: string) => `${variantPrefix(id)}${size}.${extension}`;
 // "_" is not allowed in size names, so this never collides with a variant.
 export const originalRecordKey = (id: string) => `${variantPrefix(id)}_original.json`;
+
+/** The CDN URL-signing private key, KMS-encrypted (CDN_SIGNING_KEY_CONTEXT); only with cdn.enabled. Not under resized/, so the CDN never serves it. */
+export const CDN_SIGNING_KEY_OBJECT = "system/cdn-url-signing-key";
