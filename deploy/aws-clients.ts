@@ -12,6 +12,7 @@ import { ResourceGroupsTaggingAPIClient } from "@aws-sdk/client-resource-groups-
 import { S3Client } from "@aws-sdk/client-s3";
 import { STSClient } from "@aws-sdk/client-sts";
 import { WAFV2Client } from "@aws-sdk/client-wafv2";
+import type { RetryStrategyV2 } from "@smithy/types";
 
 export interface AwsClients {
   s3: S3Client;
@@ -40,6 +41,13 @@ export interface ClientOptions {
   observer?: CommandObserver;
   /** Attempts per call; throttling and 5xx are retried by the SDK with backoff. */
   maxAttempts?: number;
+  /**
+   * The SDK's retry strategy; its standard one by default. Tests that inject
+   * dozens of throttling answers pass the same retries with a millisecond
+   * backoff: the backoff's length is the SDK's concern, not the deploy's.
+   * A factory: each client keeps its own retry quota, as by default.
+   */
+  retryStrategy?: () => RetryStrategyV2;
 }
 
 /** Commands that only read. Everything else counts as a mutating call. */
@@ -56,17 +64,18 @@ export function createClients(options: ClientOptions): AwsClients {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
   };
+  const each = () => (options.retryStrategy ? { ...common, retryStrategy: options.retryStrategy() } : common);
   const clients: AwsClients = {
-    s3: new S3Client({ ...common, ...(options.endpoint ? { forcePathStyle: true } : {}) }),
-    iam: new IAMClient(common),
-    kms: new KMSClient(common),
-    lambda: new LambdaClient(common),
-    apigw: new APIGatewayClient(common),
-    logs: new CloudWatchLogsClient(common),
-    cloudtrail: new CloudTrailClient(common),
-    sts: new STSClient(common),
-    tagging: new ResourceGroupsTaggingAPIClient(common),
-    wafv2: new WAFV2Client(common),
+    s3: new S3Client({ ...each(), ...(options.endpoint ? { forcePathStyle: true } : {}) }),
+    iam: new IAMClient(each()),
+    kms: new KMSClient(each()),
+    lambda: new LambdaClient(each()),
+    apigw: new APIGatewayClient(each()),
+    logs: new CloudWatchLogsClient(each()),
+    cloudtrail: new CloudTrailClient(each()),
+    sts: new STSClient(each()),
+    tagging: new ResourceGroupsTaggingAPIClient(each()),
+    wafv2: new WAFV2Client(each()),
   };
   const observer = options.observer;
   if (observer) {
