@@ -1,7 +1,7 @@
 // openapi.yaml against the code: the ROUTES table, the ErrorCode union, the
 // REST API deploy builds (on moto), and what the handler really answers in a
-// scripted run (on moto's S3). And postman/collection.json against the spec:
-// it must be exactly what scripts/postman-from-openapi.ts generates.
+// scripted run (on moto's S3). postman/collection.json against the spec is
+// test/postman.test.ts's.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
@@ -19,17 +19,7 @@ import { ERROR_STATUS, type ErrorCode } from "../function/errors.ts";
 import { configureLibvips } from "../function/image/libvips.ts";
 import { ROUTES } from "../function/routes.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
-import {
-  COLLECTION_PATH,
-  collectionText,
-  loadSpec,
-  operations,
-  POSTMAN_SCHEMA,
-  resolveRef,
-  securityOf,
-  type OpenApi,
-  type PostmanCollection,
-} from "../scripts/postman-from-openapi.ts";
+import { loadSpec, operations, resolveRef, securityOf, type OpenApi } from "../scripts/postman-from-openapi.ts";
 import { apiEvent, listEvent, responseJson, sizeEvent, uploadEvent, uploadJsonEvent } from "./support/events.ts";
 import { loadFixture } from "./support/fixtures.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION } from "./support/moto.ts";
@@ -135,27 +125,6 @@ describe("openapi.yaml and the code", () => {
     // Only the not-routed codes are kept out of the operations.
     const onRoutes = new Set(ops.flatMap((o) => [...errorCodesOf(o.method, o.path).values()].flatMap((s) => [...s])));
     assert.deepEqual(ALL_CODES.filter((c) => !onRoutes.has(c)).sort(), [...NOT_ROUTED].sort());
-  });
-
-  test("postman/collection.json is what scripts/postman-from-openapi.ts makes, with one request per operation", () => {
-    const text = readFileSync(COLLECTION_PATH, "utf8");
-    assert.equal(text, collectionText(spec), "postman/collection.json is stale: run npx tsx scripts/postman-from-openapi.ts");
-    const collection = JSON.parse(text) as PostmanCollection;
-    assert.equal(collection.info.schema, POSTMAN_SCHEMA);
-    const variables = collection.variable.map((v) => v.key);
-    assert.ok(variables.includes("baseUrl") && variables.includes("apiKey"), variables.join(", "));
-    assert.equal(collection.item.length, ops.length);
-    for (const o of ops) {
-      const postmanPath = o.path.split("/").filter((s) => s !== "").map((s) => s.replace(/^\{(.+)\}$/, ":$1"));
-      const matches = collection.item.filter((i) => i.request.method === o.method && i.request.url.path.join("/") === postmanPath.join("/"));
-      assert.equal(matches.length, 1, `${o.method} ${o.path}: ${matches.length} requests`);
-      const request = matches[0]!.request;
-      assert.deepEqual(request.url.host, ["{{baseUrl}}"]);
-      const route = ROUTES.find((r) => r.method === o.method && r.resource === o.path)!;
-      const keyHeader = request.header.find((h) => h.key.toLowerCase() === "x-api-key");
-      if (route.access === "private") assert.equal(keyHeader?.value, "{{apiKey}}", `${o.method} ${o.path} sends no x-api-key`);
-      else assert.equal(keyHeader, undefined, `${o.method} ${o.path} is public: no key`);
-    }
   });
 });
 

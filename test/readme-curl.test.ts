@@ -2,7 +2,8 @@
 // the ```sh blocks that hold a curl run in order in one bash script (so `ID=$(...)`
 // carries over), with the README's `API=` and `KEY=` lines pointed at the
 // server and photo.jpg a real photo. Each curl must answer 2xx, and the files
-// it saves must be images of the configured sizes.
+// it saves must be images of the configured sizes. The newman command runs
+// from the repository's root with its baseUrl and apiKey pointed at the server.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -68,12 +69,14 @@ function commandsOf(text: string): string[] {
 const CURL = /(?:^|[\s|;&({]|\$\()curl\s/g;
 const curlCount = (command: string) => command.match(CURL)?.length ?? 0;
 const isAssignment = (command: string) => /^[A-Z_][A-Z0-9_]*=\S*$/.test(command);
+const isNewman = (command: string) => command.startsWith("npx newman run ");
+const REPO = new URL("..", import.meta.url).pathname;
 
 /** The README's blocks to run: those with a curl, and those only setting variables (API=, KEY=). */
 function runnable(blocks: Block[]): Block[] {
   return blocks.filter((b) => {
     const commands = commandsOf(b.text);
-    return commands.some((c) => curlCount(c) > 0) || (commands.length > 0 && commands.every(isAssignment));
+    return commands.some((c) => curlCount(c) > 0 || isNewman(c)) || (commands.length > 0 && commands.every(isAssignment));
   });
 }
 
@@ -87,7 +90,9 @@ function scriptFor(blocks: Block[], values: { API: string; KEY: string }): strin
   for (const block of blocks) {
     lines.push(`echo 'readme-curl: block README.md:${block.line}' >&2`);
     // The README's placeholders give way to the running server's URL and key.
-    lines.push(block.text.replace(/^(\s*)(API|KEY)=.*$/gm, (_, indent: string, name: "API" | "KEY") => `${indent}${name}=${shellQuote(values[name])}`));
+    const text = block.text.replace(/^(\s*)(API|KEY)=.*$/gm, (_, indent: string, name: "API" | "KEY") => `${indent}${name}=${shellQuote(values[name])}`);
+    if (!commandsOf(text).some(isNewman)) lines.push(text);
+    else lines.push(`(cd ${shellQuote(REPO)} && ${text.replace(/baseUrl=\S+/g, `baseUrl=${shellQuote(values.API)}`).replace(/apiKey=\S+/g, `apiKey=${shellQuote(values.KEY)}`)})`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -106,7 +111,7 @@ async function runScript(script: string, cwd: string): Promise<Run> {
   let stdout = "";
   let stderr = "";
   try {
-    ({ stdout, stderr } = await promisify(execFile)("bash", ["-c", script], { cwd, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }));
+    ({ stdout, stderr } = await promisify(execFile)("bash", ["-c", script], { cwd, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }));
   } catch (e) {
     const failed = e as { code?: number; stdout?: string; stderr?: string };
     code = typeof failed.code === "number" ? failed.code : 1;
@@ -177,6 +182,14 @@ describe("README.md's curl examples", () => {
       "every call went to the local server (or, for the presigned upload, its S3)",
     );
     t.diagnostic(`${curls.length} curl commands in ${run.ms} ms: ${run.statuses.map((s) => `${s.method} ${s.status}`).join(", ")}`);
+  });
+
+  test("the newman command runs the Postman collection with no failure", () => {
+    const newmanCommands = blocks.flatMap((b) => commandsOf(b.text)).filter(isNewman);
+    assert.equal(newmanCommands.length, 1, "the README's Postman section has one newman command");
+    const table = /assertions\s*│\s*(\d+)\s*│\s*(\d+)/.exec(run.stdout);
+    assert.ok(table !== null, `newman printed no summary:\n${run.stdout.slice(-2000)}\n${run.stderr.slice(-2000)}`);
+    assert.ok(Number(table[1]) > 0 && Number(table[2]) === 0, `newman: ${table[1]} assertions, ${table[2]} failed`);
   });
 
   test("the uploads answer 201 Created", () => {
