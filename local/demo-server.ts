@@ -33,6 +33,7 @@ const FILES = new Map<string, { file: string; type: string }>([
   ["demo.js", { file: "demo.js", type: "text/javascript; charset=utf-8" }],
   ["demo.css", { file: "demo.css", type: "text/css; charset=utf-8" }],
   ["auth-panel.js", { file: "auth-panel.js", type: "text/javascript; charset=utf-8" }],
+  ["size-card.js", { file: "size-card.js", type: "text/javascript; charset=utf-8" }],
   ["oidc.js", { file: "oidc.js", type: "text/javascript; charset=utf-8" }],
   // The placeholder decoder the page imports: the thumbhash package's own module (MIT), served as it is.
   ["thumbhash.js", { file: "../../node_modules/thumbhash/thumbhash.js", type: "text/javascript; charset=utf-8" }],

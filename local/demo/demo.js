@@ -1,23 +1,22 @@
 // The demo page's script: upload the picked or dropped image, make every size,
 // fetch each one with the API key (or, for an API in jwt mode, a bearer token:
-// auth-panel.js) and show them side by side. Plain browser
-// JavaScript, no build step, no dependency. It uses only the API's documented
-// routes (POST /images, GET /images/{id}, GET /images/{id}/{size}), so it works
-// against `npm start` and a deployed API alike (whose cors.origins must then
-// allow this page's origin).
-/* global document, window, fetch, URL, performance, atob, ImageData */
-import { thumbHashToRGBA } from "./thumbhash.js";
-import { setUpAuth } from "./auth-panel.js";
+// auth-panel.js) and show each at its own size with its placeholder painted
+// until the bytes arrive (size-card.js). An error can be retried with the same
+// file. Plain browser JavaScript, no build step, no dependency. It uses only
+// the API's documented routes (POST /images, GET /images/{id},
+// GET /images/{id}/{size}), so it works against `npm start` and a deployed API
+// alike (whose cors.origins must then allow this page's origin).
+/* global document, window, fetch, URL, performance */
+import { setUpAuth, wantsJwt } from "./auth-panel.js";
+import { formatBytes, originalCard, sizeCard } from "./size-card.js";
 
 const $ = (id) => document.getElementById(id);
 const main = $("demo");
 const form = { url: $("api-url"), key: $("api-key"), file: $("file"), drop: $("drop") };
-const out = { status: $("status"), error: $("error"), original: $("original"), placeholder: $("placeholder"), originalSection: $("original-section"), sizes: $("sizes"), sizesSection: $("sizes-section") };
+const out = { status: $("status"), errorBox: $("error-box"), error: $("error"), retry: $("retry"), original: $("original-card"), originalSection: $("original-section"), sizes: $("sizes"), sizesSection: $("sizes-section") };
 
 /** An answer of the API that is not 2xx, or a request that never got one. */
 class ApiProblem extends Error {}
-
-const number = new Intl.NumberFormat("en");
 
 function readConfig() {
   try {
@@ -27,12 +26,6 @@ function readConfig() {
     // The page opened without a server filling the placeholder in.
     return {};
   }
-}
-
-function formatBytes(bytes) {
-  if (bytes < 1024) return `${number.format(bytes)} bytes`;
-  const unit = bytes < 1024 * 1024 ? ["KB", 1024] : ["MB", 1024 * 1024];
-  return `${(bytes / unit[1]).toFixed(1)} ${unit[0]} (${number.format(bytes)} bytes)`;
 }
 
 function apiBase() {
@@ -78,6 +71,8 @@ async function problemOf(res) {
 
 /** The credentials every call carries: the x-api-key, or in jwt mode the bearer token (set by start). */
 let credentials = () => ({ "x-api-key": form.key.value });
+/** "key" or "jwt": which credentials the curl commands shown name. */
+let authMode = "key";
 
 async function call(base, path, init) {
   let res;
@@ -98,21 +93,22 @@ function clearResults() {
   for (const url of shown) URL.revokeObjectURL(url);
   shown = [];
   out.sizes.replaceChildren();
-  out.original.textContent = "";
-  out.placeholder.replaceChildren();
+  out.original.replaceChildren();
   out.sizesSection.hidden = true;
   out.originalSection.hidden = true;
   clearError();
 }
 
 function clearError() {
-  out.error.hidden = true;
+  out.errorBox.hidden = true;
   out.error.textContent = "";
 }
 
 function showError(message) {
   out.error.textContent = message;
-  out.error.hidden = false;
+  out.errorBox.hidden = false;
+  // Only an upload can be tried again; a refused sign-in has no file to resend.
+  out.retry.hidden = lastFile === undefined;
   setState("error", "Failed: see the message below.");
 }
 
@@ -121,58 +117,20 @@ function setState(state, message) {
   out.status.textContent = message;
 }
 
-async function showSize(base, id, variant) {
+async function fetchSize(base, id, variant, card) {
   const res = await call(base, `/images/${encodeURIComponent(id)}/${encodeURIComponent(variant.size)}`);
   const blob = await res.blob();
   const url = URL.createObjectURL(blob);
   shown.push(url);
-
-  const item = document.createElement("li");
-  const figure = document.createElement("figure");
-  const img = document.createElement("img");
-  const caption = document.createElement("figcaption");
-  Object.assign(item.dataset, { size: variant.size, width: variant.width, height: variant.height, bytes: blob.size, format: variant.format });
-  img.alt = `${variant.size}, ${variant.width} × ${variant.height}`;
-  img.src = url;
-  const name = document.createElement("strong");
-  name.textContent = variant.size;
-  caption.append(name, ` ${variant.width} × ${variant.height} · ${formatBytes(blob.size)} · ${variant.format}`);
-  figure.append(img, caption);
-  item.append(figure);
-  // Decoded before it is shown as done, so what the page says is what it shows.
-  await img.decode();
-  return item;
-}
-
-/**
- * The API's placeholder drawn while the image loads: the ThumbHash decoded to
- * a few dozen pixels on a canvas, stretched by CSS to the stated aspect ratio
- * (the hash keeps the shape only roughly), over the dominant colour.
- */
-function placeholderCanvas(placeholder, width) {
-  const hash = Uint8Array.from(atob(placeholder.thumbhash), (c) => c.charCodeAt(0));
-  const { w, h, rgba } = thumbHashToRGBA(hash);
-  const canvas = document.createElement("canvas");
-  Object.assign(canvas, { width: w, height: h, className: "placeholder" });
-  canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(rgba), w, h), 0, 0);
-  Object.assign(canvas.style, { width: `${width}px`, aspectRatio: String(placeholder.aspectRatio), backgroundColor: placeholder.color });
-  canvas.dataset.thumbhash = placeholder.thumbhash;
-  return canvas;
-}
-
-/** One placeholder per size, at the size's shown width, until its bytes arrive. */
-function placeholderItems(placeholder, variants) {
-  return variants.map((v) => {
-    const item = document.createElement("li");
-    item.className = "loading";
-    item.append(placeholderCanvas(placeholder, Math.min(v.width, 320)));
-    return item;
-  });
+  await card.fill(url, blob.size);
 }
 
 let run = 0;
+/** The last file picked or dropped, for "Try again". */
+let lastFile;
 async function upload(file) {
   const mine = ++run;
+  lastFile = file;
   const started = performance.now();
   const base = apiBase();
   clearResults();
@@ -181,27 +139,21 @@ async function upload(file) {
     const type = file.type === "" ? "application/octet-stream" : file.type;
     const uploaded = await (await call(base, `/images?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file, headers: { "Content-Type": type } })).json();
     if (mine !== run) return;
-    const o = uploaded.original;
-    out.original.textContent = `${o.name ?? file.name}: ${o.format} ${o.width} × ${o.height}, ${formatBytes(o.bytes)}, id ${uploaded.id}`;
-    if (uploaded.placeholder !== undefined) {
-      out.placeholder.replaceChildren(placeholderCanvas(uploaded.placeholder, 160), ` placeholder: ${uploaded.placeholder.color}, ${uploaded.placeholder.aspectRatio}:1`);
-    }
+    out.original.replaceChildren(originalCard(uploaded, file.name));
     out.originalSection.hidden = false;
 
     setState("busy", "Making every size…");
     const listed = await (await call(base, `/images/${encodeURIComponent(uploaded.id)}`)).json();
     if (mine !== run) return;
-    if (listed.placeholder !== undefined) {
-      out.sizes.replaceChildren(...placeholderItems(listed.placeholder, listed.variants));
-      out.sizesSection.hidden = false;
-    }
-    setState("busy", `Fetching ${listed.variants.length} sizes…`);
-    const items = await Promise.all(listed.variants.map((v) => showSize(base, uploaded.id, v)));
-    if (mine !== run) return;
-    out.sizes.replaceChildren(...items);
+    // Every card at once, at its size, its placeholder painted until its bytes arrive.
+    const cards = listed.variants.map((v) => sizeCard(v, listed.placeholder, authMode));
+    out.sizes.replaceChildren(...cards.map((c) => c.item));
     out.sizesSection.hidden = false;
+    setState("busy", `Fetching ${listed.variants.length} sizes…`);
+    await Promise.all(listed.variants.map((v, i) => fetchSize(base, uploaded.id, v, cards[i])));
+    if (mine !== run) return;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    setState("done", `Done: ${items.length} sizes of ${file.name} in ${seconds} s.`);
+    setState("done", `Done: ${cards.length} sizes of ${file.name} in ${seconds} s.`);
   } catch (e) {
     if (mine !== run) return;
     showError(e instanceof ApiProblem ? e.message : `Unexpected error: ${e.message}`);
@@ -220,9 +172,15 @@ async function start() {
   $("form").addEventListener("submit", (e) => e.preventDefault());
   // Before any upload can start: in jwt mode this may first complete a sign-in.
   credentials = await setUpAuth(config, { setState, showError, clearError });
+  authMode = wantsJwt(config) ? "jwt" : "key";
   form.file.addEventListener("change", () => {
     const file = form.file.files?.[0];
+    // Emptied, so that picking the same file again (after an error) fires change again.
+    form.file.value = "";
     if (file !== undefined) void upload(file);
+  });
+  out.retry.addEventListener("click", () => {
+    if (lastFile !== undefined) void upload(lastFile);
   });
   form.drop.addEventListener("dragover", (e) => {
     e.preventDefault();
