@@ -65,6 +65,8 @@ export async function buildFunctionZip(options: BuildFunctionZipOptions): Promis
     // The JWT authorizer's entry, loaded by index.mjs only for authorizer events (auth "jwt"):
     // image requests never parse jose.
     [AUTHORIZER_FILE, await bundle(AUTHORIZER_BUILD_OPTIONS)],
+    // The CDN purge's entry (the CloudFront client), loaded by index.mjs only to invalidate (cdn.enabled).
+    [PURGE_FILE, await bundle(PURGE_BUILD_OPTIONS)],
   ]);
 
   const modules = await installSharp(cacheDir, cpu, progress);
@@ -135,7 +137,7 @@ export const HANDLER_BUILD_OPTIONS = {
   mainFields: ["module", "main"],
   // sharp loads a native binary relative to its own package: it ships as
   // files in node_modules/, not inside the bundle.
-  external: ["sharp", "./authorizer.mjs"],
+  external: ["sharp", "./authorizer.mjs", "./purge.mjs"],
   minify: true,
   sourcemap: false,
   logLevel: "silent",
@@ -149,6 +151,11 @@ export const HANDLER_BUILD_OPTIONS = {
 export const AUTHORIZER_FILE = "authorizer.mjs";
 
 export const AUTHORIZER_BUILD_OPTIONS = { ...HANDLER_BUILD_OPTIONS, entryPoints: ["function/authorizer.ts"], outfile: AUTHORIZER_FILE } satisfies BuildOptions;
+
+/** The handler's dynamic import of it is left as is (function/handler.ts PURGE_MODULE). */
+export const PURGE_FILE = "purge.mjs";
+
+export const PURGE_BUILD_OPTIONS = { ...HANDLER_BUILD_OPTIONS, entryPoints: ["function/purge.ts"], outfile: PURGE_FILE } satisfies BuildOptions;
 
 async function bundle(options: BuildOptions & { entryPoints: string[] }): Promise<Uint8Array> {
   const result = await build({ ...options, write: false });

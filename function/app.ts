@@ -22,6 +22,8 @@ import { createBatchHandler, isBatchEvent } from "./batch-event.ts";
 import { createReprocessHandler, isReprocessEvent, type ReprocessEvent, type ReprocessOutcome } from "./reprocess-event.ts";
 import { createS3EventHandler, isS3Event, type S3EventOutcome } from "./s3-events.ts";
 import { signedUrl, type SigningSecret } from "./signed-urls.ts";
+import { largeVariantUrl, purgeImage, type CdnRuntime } from "./cdn/cdn-runtime.ts";
+import { windowedExpiry } from "./cdn/signing-window.ts";
 import type { ImageStore } from "./storage/image-store.ts";
 
 export interface AppOptions {
@@ -37,6 +39,8 @@ export interface AppOptions {
   baseUrl?: string;
   /** auth "jwt": private routes need the authorizer's caller, and each image is its uploader's alone. */
   access?: Access;
+  /** The CDN in front of the public route (deployed with cdn.enabled); none: public URLs are the API's own. */
+  cdn?: CdnRuntime;
 }
 
 export type Handler = (event: APIGatewayProxyEvent, context?: Partial<Context>) => Promise<APIGatewayProxyResult>;
@@ -66,6 +70,7 @@ export function createApp(options: AppOptions): Handler {
   const log = options.log ?? ((line: string) => console.log(line));
   const maxInlineBytes = options.maxInlineBytes ?? MAX_INLINE_BYTES;
   const now = options.now ?? Date.now;
+  const { cdn } = options;
 
   /** The secret, only when public URLs are on: otherwise KMS is never called. */
   async function secret(): Promise<Buffer | undefined> {
@@ -75,22 +80,33 @@ export function createApp(options: AppOptions): Handler {
   async function publicUrlSigner(): Promise<PublicUrlSigner | undefined> {
     const key = await secret();
     if (key === undefined) return undefined;
-    const expires = Math.floor(now() / 1000) + settings.publicUrls.expiresSeconds;
-    return (base, id, size) => signedUrl(key, base, id, size, expires);
+    const nowSeconds = Math.floor(now() / 1000);
+    const { expiresSeconds } = settings.publicUrls;
+    if (cdn === undefined) return (base, id, size) => signedUrl(key, base, id, size, nowSeconds + expiresSeconds);
+    // Identical for a whole signing window, so the CDN caches one entry per size and Accept class.
+    const expires = windowedExpiry(nowSeconds, expiresSeconds);
+    return (_base, id, size) => signedUrl(key, cdn.settings.url, id, size, expires);
   }
+
+  // With the CDN on, what changes an image's bytes invalidates its cached copies.
+  const purge = (id: string, reason: string) => purgeImage(cdn!, id, reason, now(), log);
+  const onRemade = cdn && (async (id: string) => void (await purge(id, `remade ${JSON.stringify(settings.sizes)}`)));
+  const onFocusChanged = cdn && (async (id: string, focus: unknown) => void (await purge(id, `focus ${JSON.stringify(focus ?? null)}`)));
+  const publicCdn = cdn && { originSha256: cdn.settings.originSha256, largeVariantUrl: (key: string, expires: number) => largeVariantUrl(cdn, key, expires) };
 
   // One action per route of the table: a route added to ROUTES without its
   // action here does not compile (Record over RouteKey).
   const actions: Record<RouteKey, (event: APIGatewayProxyEvent, base: () => string, caller: Caller | undefined) => Promise<Outcome>> = {
     // Public URLs appear in an upload's answer only with the sizes made at upload: otherwise KMS is not called.
     "POST /images": async (event, base, caller) => uploadImage(event, settings, store, base(), settings.sizesAt === "upload" ? await publicUrlSigner() : undefined, caller?.sub),
-    "GET /images/{id}": async (event, base) => listSizes(event, settings, store, base(), await publicUrlSigner()),
-    "GET /images/{id}/{size}": (event) => getSize(event, settings, store, { maxInlineBytes }),
-    "DELETE /images/{id}": (event) => deleteImage(event, store),
-    "PUT /images/{id}/focus": (event, base) => setFocus(event, settings, store, base(), false),
-    "DELETE /images/{id}/focus": (event, base) => setFocus(event, settings, store, base(), true),
+    "GET /images/{id}": async (event, base) => listSizes(event, settings, store, base(), await publicUrlSigner(), onRemade),
+    "GET /images/{id}/{size}": (event) => getSize(event, settings, store, { maxInlineBytes, ...(onRemade && { onRemade }) }),
+    "DELETE /images/{id}": (event) => deleteImage(event, store, cdn && ((id) => purge(id, "delete"))),
+    "PUT /images/{id}/focus": (event, base) => setFocus(event, settings, store, base(), false, onFocusChanged),
+    "DELETE /images/{id}/focus": (event, base) => setFocus(event, settings, store, base(), true, onFocusChanged),
     "POST /uploads": (event, base, caller) => createUpload(event, settings, store, base(), now(), caller?.sub),
-    "GET /public/images/{id}/{size}": async (event) => publicSize(event, settings, store, await secret(), { maxInlineBytes, nowSeconds: Math.floor(now() / 1000) }),
+    "GET /public/images/{id}/{size}": (event) =>
+      publicSize(event, settings, store, secret, { maxInlineBytes, nowSeconds: Math.floor(now() / 1000), ...(publicCdn && { cdn: publicCdn }), ...(onRemade && { onRemade }) }),
   };
 
   const routes = new Map<string, Route>(ROUTES.map((r) => [routeKey(r), r]));

@@ -12,6 +12,7 @@ export type ErrorCode =
   | "INVALID_SIGNATURE"
   | "URL_EXPIRED"
   | "PUBLIC_URLS_DISABLED"
+  | "CDN_ONLY"
   | "IMAGE_NOT_FOUND"
   | "ROUTE_NOT_FOUND"
   | "METHOD_NOT_ALLOWED"
@@ -39,6 +40,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   INVALID_SIGNATURE: 403,
   URL_EXPIRED: 403,
   PUBLIC_URLS_DISABLED: 403,
+  // With the CDN on, the public route came around it (no origin secret): function/cdn/origin-guard.ts.
+  CDN_ONLY: 403,
   IMAGE_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,

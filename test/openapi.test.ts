@@ -134,7 +134,7 @@ describe("openapi.yaml and the code", () => {
 
 const BUCKET = "imgapi-openapi-test";
 /** Response headers a client acts on: each one the handler sends must be in the spec's response. */
-const DOCUMENTED_HEADERS = ["location", "etag", "cache-control", "retry-after"];
+const DOCUMENTED_HEADERS = ["location", "etag", "cache-control", "retry-after", "x-imgapi-purge"];
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
 
 describe("openapi.yaml on moto", () => {
@@ -232,6 +232,10 @@ describe("openapi.yaml on moto", () => {
     await call(app, publicEvent(signed, { "If-None-Match": etag }));
     await call(app, publicEvent({ ...signed, sig: `${signed.sig!.slice(0, -1)}${signed.sig!.endsWith("A") ? "B" : "A"}` }));
     await call(make({ settings: { ...settings, publicUrls: { ...settings.publicUrls, enabled: false } } }), publicEvent(signed));
+    // With the CDN on, a request that did not come through it (no origin secret).
+    const cdnSettings = { url: "https://d111111abcdef8.cloudfront.net", distributionId: "E2QWRUHAPOMQZL", originSha256: "a".repeat(64), keyPairId: "K2JCJMDEHXQW5F" };
+    const cdnApp = make({ cdn: { settings: cdnSettings, signingKey: () => Promise.reject(new Error("unused")), invalidate: () => Promise.resolve("I1") } });
+    await call(cdnApp, publicEvent(signed));
     clock += (settings.publicUrls.expiresSeconds + 60) * 1000;
     await call(app, publicEvent(signed));
     clock = Date.now();
@@ -243,7 +247,8 @@ describe("openapi.yaml on moto", () => {
     await call(app, uploads({ contentType: "image/jpeg", contentLength: settings.uploads.maxBytes + 1 }));
     // DELETE /images/{id}
     const del = (id: string) => apiEvent({ method: "DELETE", resource: "/images/{id}", pathParameters: { id } });
-    await call(app, del(up.id));
+    // With the CDN on, the 204 says whether the purge was requested (X-Imgapi-Purge).
+    assert.equal((await call(cdnApp, del(up.id))).headers?.["X-Imgapi-Purge"], "requested");
     await call(app, del(up.id));
     await call(app, del("nope"));
     // auth "jwt": the function's own check behind the authorizer (no caller; a caller without the scope).

@@ -5,10 +5,12 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { ApiError } from "../errors.ts";
 import type { ImageStore } from "../storage/image-store.ts";
 import { checkId } from "../variants.ts";
+import { PURGE_HEADER, type PurgeOutcome } from "../cdn/cdn-runtime.ts";
 
-export async function deleteImage(event: APIGatewayProxyEvent, store: ImageStore): Promise<APIGatewayProxyResult> {
+export async function deleteImage(event: APIGatewayProxyEvent, store: ImageStore, purge?: (id: string) => Promise<PurgeOutcome>): Promise<APIGatewayProxyResult> {
   const id = checkId(event.pathParameters?.id);
   const deleted = await store.deleteImage(id);
   if (deleted.length === 0) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
-  return { statusCode: 204, headers: {}, body: "" };
+  // With the CDN on, its copies are invalidated too; the answer says whether CloudFront took the request.
+  return { statusCode: 204, headers: purge === undefined ? {} : { [PURGE_HEADER]: await purge(id) }, body: "" };
 }

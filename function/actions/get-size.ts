@@ -21,6 +21,10 @@ export interface GetSizeOptions {
   maxInlineBytes: number;
   /** The public route's own caching; CACHE_CONTROL otherwise. */
   cacheControl?: string;
+  /** With the CDN on (public route): where a variant too large to answer inline is served, instead of a presigned S3 URL. */
+  largeVariantUrl?: (key: string) => Promise<string>;
+  /** Called once a variant made with other settings or another crop was made again (the CDN purges the image's old copies). */
+  onRemade?: (id: string) => Promise<void>;
 }
 
 export async function getSize(
@@ -38,6 +42,7 @@ export async function getSize(
   let original: OriginalMeta | UncheckedOriginal | undefined;
   let stored: Awaited<ReturnType<ImageStore["getVariant"]>>;
   let read = false;
+  let remade = false;
   const notFound = () => new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
   if (needsOriginalFormat(settings, size, accept)) {
     original = await store.headOriginal(id);
@@ -54,7 +59,10 @@ export async function getSize(
   if (original === undefined || !isUnchecked(original)) {
     const target = targetOf(settings, id, size, original, accept);
     if (!read) stored = await store.getVariant(target.key);
-    if (stored !== undefined && stored.meta.tag !== target.tag) stored = undefined;
+    if (stored !== undefined && stored.meta.tag !== target.tag) {
+      stored = undefined;
+      remade = true;
+    }
   } else {
     stored = undefined;
   }
@@ -62,6 +70,7 @@ export async function getSize(
     const done = await renderAndStore(store, settings, id, [{ size, accept }]);
     const r = done.rendered[0]!;
     stored = { meta: r.meta, data: r.variant.data };
+    if (remade) await options.onRemade?.(id);
   }
 
   const { meta, data } = stored;
@@ -70,6 +79,10 @@ export async function getSize(
     return { statusCode: 304, headers: { ETag: meta.etag, "Cache-Control": cacheControl, ...vary }, body: "" };
   }
   if (data.length > options.maxInlineBytes) {
+    if (options.largeVariantUrl !== undefined) {
+      // The CDN's signed URL lives as long as the public URL, so the edge may keep this redirect as long.
+      return { statusCode: 302, headers: { Location: await options.largeVariantUrl(meta.key), "Cache-Control": cacheControl, ...vary }, body: "" };
+    }
     const url = await store.presignVariant(meta.key, PRESIGN_SECONDS);
     return { statusCode: 302, headers: { Location: url, "Cache-Control": "no-store", ...vary }, body: "" };
   }

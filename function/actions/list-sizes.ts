@@ -26,6 +26,7 @@ export async function listSizes(
   store: ImageStore,
   base: string,
   publicUrl?: PublicUrlSigner,
+  onRemade?: (id: string) => Promise<void>,
 ): Promise<APIGatewayProxyResult> {
   const id = checkId(event.pathParameters?.id);
   const force = parseForce(query(event, "force"));
@@ -37,6 +38,7 @@ export async function listSizes(
   const found = new Map<string, VariantMeta>();
   // An unchecked original (a presigned upload) has no variants yet: rendering checks it first.
   let original: OriginalMeta | undefined;
+  let remade = false;
   if (!isUnchecked(head)) {
     original = head;
     const targets = sizes.map((size) => targetOf(settings, id, size, head, accept));
@@ -44,6 +46,7 @@ export async function listSizes(
     targets.forEach((t, i) => {
       const meta = existing[i];
       if (meta !== undefined && meta.tag === t.tag) found.set(t.size, meta);
+      else if (meta !== undefined) remade = true;
     });
   }
   const missing = sizes.filter((size) => !found.has(size));
@@ -60,6 +63,7 @@ export async function listSizes(
       found.set(r.target.size, r.meta);
       created.add(r.target.size);
     }
+    if (remade) await onRemade?.(id);
   }
   const o = original!;
 

@@ -30,7 +30,15 @@ function parseBody(event: APIGatewayProxyEvent): Focus {
 
 const sameFocus = (a: Focus | undefined, b: Focus | undefined) => (a === undefined ? b === undefined : b !== undefined && formatFocus(a) === formatFocus(b));
 
-export async function setFocus(event: APIGatewayProxyEvent, settings: RuntimeSettings, store: ImageStore, base: string, clear: boolean): Promise<APIGatewayProxyResult> {
+export async function setFocus(
+  event: APIGatewayProxyEvent,
+  settings: RuntimeSettings,
+  store: ImageStore,
+  base: string,
+  clear: boolean,
+  /** With the CDN on: its cached crops are of the old point, so they are invalidated. */
+  onFocusChanged?: (id: string, focus: Focus | undefined) => Promise<void>,
+): Promise<APIGatewayProxyResult> {
   const id = checkId(event.pathParameters?.id);
   const focus = clear ? undefined : parseBody(event);
   const found = await store.checkedFacts(id);
@@ -42,7 +50,10 @@ export async function setFocus(event: APIGatewayProxyEvent, settings: RuntimeSet
   } else {
     const { focus: _old, ...rest } = found.meta;
     original = focus === undefined ? rest : { ...rest, focus };
-    if (!sameFocus(found.meta.focus, focus)) await store.writeFacts(found, original);
+    if (!sameFocus(found.meta.focus, focus)) {
+      await store.writeFacts(found, original);
+      await onFocusChanged?.(id, focus);
+    }
   }
   return json(200, { id, original: originalEntry(original), ...placeholderEntry(original), links: { self: imageLink(base, id) } });
 }
