@@ -165,7 +165,8 @@ export function createLambdaHandler(options: AppOptions): LambdaHandler {
   const api = createApp(options);
   const inner = { store: options.store, settings: options.settings, log: options.log ?? ((line: string) => console.log(line)) };
   const onS3Event = createS3EventHandler(inner);
-  const onReprocess = createReprocessHandler(inner);
+  const { cdn } = options;
+  const onReprocess = createReprocessHandler({ ...inner, ...(cdn && { onRemade: (id: string) => purgeImage(cdn, id, `reprocess ${JSON.stringify(options.settings.sizes)}`, (options.now ?? Date.now)(), inner.log) }) });
   const onBatch = createBatchHandler(onReprocess);
   return function handler(event: APIGatewayProxyEvent | S3Event | ReprocessEvent | S3BatchEvent, context?: Partial<Context>) {
     if (isS3Event(event)) return onS3Event(event, context);

@@ -47,8 +47,16 @@ async function requestsFor(store: ImageStore, settings: RuntimeSettings, id: str
   return [...triggerRequests(settings), ...avif.map((size) => ({ size, accept: "image/avif" }))];
 }
 
-export function createReprocessHandler(options: { store: ImageStore; settings: RuntimeSettings; log: LogSink }) {
-  const { store, settings, log } = options;
+export interface ReprocessOptions {
+  store: ImageStore;
+  settings: RuntimeSettings;
+  log: LogSink;
+  /** After a stored variant was remade (its settings changed): with the CDN on, its cached copies are purged. */
+  onRemade?: (id: string) => Promise<unknown>;
+}
+
+export function createReprocessHandler(options: ReprocessOptions) {
+  const { store, settings, log, onRemade } = options;
 
   async function plan(original: OriginalMeta, dryRun: boolean): Promise<ReprocessOutcome> {
     const requests = await requestsFor(store, settings, original.id);
@@ -58,6 +66,8 @@ export function createReprocessHandler(options: { store: ImageStore; settings: R
     if (keys.length === 0 && !placeholder) return { id: original.id, action: "up to date", variants: [] };
     if (dryRun) return { id: original.id, action: "would make", variants: keys, ...(placeholder ? { placeholder } : {}) };
     const done = await renderAndStore(store, settings, original.id, stale.map((s) => s.request));
+    // A checked original's stale variants may have been served (and cached) already; an unchecked one's never were.
+    if (done.rendered.length > 0) await onRemade?.(original.id);
     return { id: original.id, action: "made", variants: done.rendered.map((r) => r.meta.key), ...(placeholder ? { placeholder } : {}) };
   }
 

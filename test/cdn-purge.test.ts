@@ -10,11 +10,12 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { settingsFromEnv } from "../config/runtime-env.ts";
 import type { RuntimeSettings } from "../config/schema.ts";
-import { createApp } from "../function/app.ts";
+import { createApp, createLambdaHandler } from "../function/app.ts";
 import type { CdnSettings } from "../function/cdn/cdn-env.ts";
 import { createInvalidator } from "../function/cdn/invalidate.ts";
 import { purgeRequest } from "../function/cdn/purge-request.ts";
 import { configureLibvips } from "../function/image/libvips.ts";
+import type { ReprocessEvent, ReprocessOutcome } from "../function/reprocess-event.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import { apiEvent, listEvent, responseJson, sizeEvent, uploadEvent } from "./support/events.ts";
 import { startFaultProxy } from "./support/fault-proxy.ts";
@@ -134,6 +135,26 @@ test("a size remade because its settings changed invalidates the image's paths; 
   const after = await invalidations();
   assert.equal(after.length, 2);
   assert.deepEqual(after[1]!.paths, pathsOf(id));
+});
+
+test("reprocessing remakes a size whose settings changed and invalidates the image's paths; up to date, it sends nothing", async () => {
+  const id = await upload(makeApp());
+  assert.equal((await makeApp()(listEvent(id))).statusCode, 200);
+  const thumbnail = settings.sizes.thumbnail!;
+  const changed: RuntimeSettings = { ...settings, sizes: { ...settings.sizes, thumbnail: { ...thumbnail, width: (thumbnail.width ?? 150) + 30 } } };
+  const cdn: CdnSettings = { url: "https://d111111abcdef8.cloudfront.net", distributionId, originSha256: "a".repeat(64), keyPairId: "K2JCJMDEHXQW5F" };
+  const handler = createLambdaHandler({
+    store: new ImageStore(aws.s3, BUCKET),
+    settings: changed,
+    log: (line) => logs.push(line),
+    cdn: { settings: cdn, signingKey: () => Promise.reject(new Error("not needed here")), invalidate: createInvalidator(cloudfront) },
+  }) as unknown as (event: ReprocessEvent) => Promise<ReprocessOutcome>;
+  assert.equal((await handler({ imgapi: "reprocess", id })).action, "made");
+  const sent = await invalidations();
+  assert.equal(sent.length, 1);
+  assert.deepEqual(sent[0]!.paths, pathsOf(id));
+  assert.equal((await handler({ imgapi: "reprocess", id })).action, "up to date");
+  assert.equal((await invalidations()).length, 1, "nothing remade, nothing purged");
 });
 
 test("a refused invalidation does not lose the delete: 204 with X-Imgapi-Purge: failed, and the failure is logged", async () => {
