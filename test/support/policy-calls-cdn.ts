@@ -5,8 +5,10 @@
 // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscertificatemanager.html
 // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonroute53.html
 // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awswafv2.html
-import type { Authorization, Inventory } from "./policy-calls.ts";
-import type { StackPolicies } from "./policy-stack.ts";
+import type { NamedScope } from "../../deploy/arns.ts";
+import { authorizations, type Authorization, type Call, type Inventory } from "./policy-calls.ts";
+import { evaluate } from "./policy-eval.ts";
+import { deployerPolicies, type StackPolicies } from "./policy-stack.ts";
 
 const CDN_REGION = "us-east-1";
 const str = (v: unknown) => (typeof v === "string" ? v : "");
@@ -60,4 +62,23 @@ export function cdnAuthorizations(service: string, command: string, input: Recor
     default:
       return `no IAM mapping for wafv2:${command}`;
   }
+}
+
+/** What the deployer policy alone refuses of these calls (each as "action on resource: decision", or a missing mapping). */
+export async function deployerRefusals(calls: Call[], scope: NamedScope, inventory: Inventory): Promise<string[]> {
+  const empty = { Version: "2012-10-17" as const, Statement: [] };
+  const deployer = deployerPolicies(scope);
+  const policies: StackPolicies = { ctx: scope, imagesKeyArn: "", auditKeyArn: "", restApiId: "", docs: { imagesKey: empty, auditKey: empty, imagesBucket: empty, trailBucket: empty, deployer, role: empty, boundary: empty, invoke: empty } };
+  const refused: string[] = [];
+  for (const call of calls) {
+    const needed = authorizations(call, policies, inventory);
+    if (typeof needed === "string") refused.push(needed);
+    else {
+      for (const a of needed) {
+        const got = await evaluate({ principal: `arn:${scope.partition}:iam::${scope.account}:user/deployer`, action: a.action, resource: a.resource, resourceAccount: scope.account, context: a.context, identityPolicies: deployer });
+        if (got !== "Allow") refused.push(`${a.action} on ${a.resource}: ${got}`);
+      }
+    }
+  }
+  return refused;
 }
