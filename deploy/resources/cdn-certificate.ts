@@ -14,6 +14,9 @@ import { STACK_TAG } from "../names.ts";
 import { Changes, ignoreAbsent, orAbsent, tagList, tagMap } from "../toolkit/index.ts";
 import { deleteRecord, ensureValidationRecord, readRecord, removeCdnAlias, type DnsRecord } from "./cdn-dns.ts";
 
+/** For the distribution step: the domain's alias (Route 53) or the CNAME to create, once the distribution's domain is known. */
+export { ensureCdnAlias } from "./cdn-dns.ts";
+
 const RESOURCE = "CDN certificate";
 /**
  * How long deploy waits for ISSUED. With a zone ACM finds the record itself,
