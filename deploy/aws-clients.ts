@@ -2,12 +2,14 @@
 // resource module. An observer sees each command before it is sent: the CLI
 // uses it for nothing, tests use it to count mutating calls and to inject a
 // failure after the k-th one.
+import { ACMClient } from "@aws-sdk/client-acm";
 import { APIGatewayClient } from "@aws-sdk/client-api-gateway";
 import { CloudTrailClient } from "@aws-sdk/client-cloudtrail";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
+import { Route53Client } from "@aws-sdk/client-route-53";
 import { ResourceGroupsTaggingAPIClient } from "@aws-sdk/client-resource-groups-tagging-api";
 import { S3Client } from "@aws-sdk/client-s3";
 import { STSClient } from "@aws-sdk/client-sts";
@@ -27,7 +29,22 @@ export interface AwsClients {
   tagging: ResourceGroupsTaggingAPIClient;
   /** The optional per-IP rate limit (api.rateLimitPerIp). */
   wafv2: WAFV2Client;
+  /** The CDN's certificate: CloudFront takes ACM certificates from us-east-1 only, whatever the stack's region. */
+  acm: ACMClient;
+  /** The CDN's per-IP rate limit: WAF's CLOUDFRONT scope is served by the us-east-1 endpoint only. */
+  wafv2Cdn: WAFV2Client;
+  /** cdn.hostedZoneId: the certificate's validation record and the domain's alias (a global service). */
+  route53: Route53Client;
 }
+
+/**
+ * The region of CloudFront's companions: "To use an ACM certificate with Amazon
+ * CloudFront, you must request or import the certificate in the US East (N.
+ * Virginia) region" (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html);
+ * WAF: "for CLOUDFRONT ... API and SDKs - For all calls, use the Region endpoint
+ * us-east-1" (https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html).
+ */
+export const CDN_REGION = "us-east-1";
 
 /** Called with the service and command name before each request is sent; may throw. */
 export type CommandObserver = (service: string, command: string, input: unknown) => void;
@@ -76,6 +93,9 @@ export function createClients(options: ClientOptions): AwsClients {
     sts: new STSClient(each()),
     tagging: new ResourceGroupsTaggingAPIClient(each()),
     wafv2: new WAFV2Client(each()),
+    acm: new ACMClient({ ...each(), region: CDN_REGION }),
+    wafv2Cdn: new WAFV2Client({ ...each(), region: CDN_REGION }),
+    route53: new Route53Client({ ...each(), region: CDN_REGION }),
   };
   const observer = options.observer;
   if (observer) {

@@ -9,6 +9,8 @@ import type { DeployContext, StepReport } from "./context.ts";
 import { buildFunctionZip, type FunctionZip } from "./function-zip.ts";
 import { cognitoPool } from "./resources/api-authorizer.ts";
 import { ensureApiGatewayAccount, removeApiGatewayAccount } from "./resources/api-gateway-account.ts";
+import { ensureCdnCertificate, removeCdnCertificate } from "./resources/cdn-certificate.ts";
+import { ensureCdnWebAcl, removeCdnWebAcl } from "./resources/cdn-web-acl.ts";
 import { ensureBucketNotification, removeBucketNotification } from "./resources/bucket-notification.ts";
 import { ensureFunctionBoundary, removeFunctionBoundary } from "./resources/function-boundary.ts";
 import { ensureImagesBucket, removeImagesBucket } from "./resources/images-bucket.ts";
@@ -39,6 +41,10 @@ export interface Built {
   endpointUrl: string;
   stageArn: string;
   apiKeyId: string;
+  /** cdn.domain: the ISSUED us-east-1 certificate for the distribution's viewer certificate. */
+  cdnCertificateArn?: string;
+  /** cdn.rateLimitPerIp: the CLOUDFRONT web ACL the distribution names in its WebACLId. */
+  cdnWebAclArn?: string;
 }
 
 export interface RunOptions {
@@ -187,6 +193,29 @@ export const STACK: readonly StackStep[] = [
     enabled: (config) => config.api.rateLimitPerIp !== undefined || "api.rateLimitPerIp is not set",
     ensure: (ctx, built) => ensureWebAcl(ctx, { stageArn: need(built, "stageArn") }),
     remove: (ctx) => removeWebAcl(ctx),
+  },
+  {
+    // In us-east-1, for the distribution (a later step); teardown deletes it after the distribution,
+    // which CloudFront requires (a certificate in use cannot be deleted).
+    title: "CDN certificate",
+    enabled: (config) => (!config.cdn.enabled ? "cdn.enabled is false" : config.cdn.domain !== undefined || "cdn.domain is not set"),
+    ensure: async (ctx, built) => {
+      const r = await ensureCdnCertificate(ctx);
+      if (r.certificateArn !== undefined) built.cdnCertificateArn = r.certificateArn;
+      return r;
+    },
+    remove: (ctx) => removeCdnCertificate(ctx),
+  },
+  {
+    // Scope CLOUDFRONT: the distribution names it (WebACLId), so teardown deletes it after the distribution.
+    title: "CDN rate limit",
+    enabled: (config) => (!config.cdn.enabled ? "cdn.enabled is false" : config.cdn.rateLimitPerIp !== undefined || "cdn.rateLimitPerIp is not set"),
+    ensure: async (ctx, built) => {
+      const r = await ensureCdnWebAcl(ctx);
+      if (r.webAclArn !== undefined) built.cdnWebAclArn = r.webAclArn;
+      return r;
+    },
+    remove: (ctx) => removeCdnWebAcl(ctx),
   },
   {
     // The function's resource policy goes with the function.

@@ -15,6 +15,9 @@ export const NOT_FOUND = {
   // Bucket-level reads: HeadBucket has no body, so the SDK names it "NotFound".
   s3: ["NoSuchBucket", "NotFound"],
   wafv2: ["WAFNonexistentItemException"],
+  acm: ["ResourceNotFoundException"],
+  // The hosted zone itself; a missing record is no error for a read (ListResourceRecordSets starts at a name).
+  route53: ["NoSuchHostedZone"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type Service = keyof typeof NOT_FOUND;

@@ -19,6 +19,10 @@ export const ALREADY_EXISTS: Record<Service, readonly string[]> = {
   s3: ["BucketAlreadyOwnedByYou"],
   // A web ACL of the same name in the same scope.
   wafv2: ["WAFDuplicateItemException"],
+  // ACM has no "already exists": a retried RequestCertificate carries the same IdempotencyToken instead.
+  acm: [],
+  // Records are written with UPSERT, which cannot collide.
+  route53: [],
 };
 
 export const isAlreadyExists = (e: unknown, service: Service) => ALREADY_EXISTS[service].includes(errorName(e));

@@ -11,10 +11,12 @@ import type { AwsClients } from "../../deploy/aws-clients.ts";
 import type { FaultProxy } from "./fault-proxy.ts";
 import { ruleContext, type AwsRule } from "./aws-rules/kit.ts";
 import { cloudTrailQuota, deleteObjectsLimit, lambdaConcurrencyQuota, lambdaEnvironmentLimit, lambdaInvokePayloadLimit } from "./aws-rules/limits.ts";
+import { acmDnsValidation, acmValidationRecordDelay, cloudFrontCertificateRegion, wafCloudFrontScopeRegion } from "./aws-rules/cdn.ts";
 import { lambdaFunctionStates } from "./aws-rules/lambda-states.ts";
 import { kmsKeyPropagation, kmsPrincipalPropagation, lambdaRolePropagation } from "./aws-rules/propagation.ts";
 import { apiGatewayAccountRolePropagation, s3NotificationPermissionPropagation, stageLoggingNeedsAccountRole } from "./aws-rules/service-roles.ts";
 
+export * from "./aws-rules/cdn.ts";
 export * from "./aws-rules/limits.ts";
 export * from "./aws-rules/lambda-states.ts";
 export * from "./aws-rules/propagation.ts";
@@ -50,6 +52,10 @@ export function strictRules(options: StrictOptions = {}): AwsRule[] {
     lambdaInvokePayloadLimit(),
     cloudTrailQuota(),
     lambdaConcurrencyQuota({ concurrentExecutions: options.concurrentExecutions ?? 10 }),
+    wafCloudFrontScopeRegion(),
+    acmValidationRecordDelay({ describes: refusals }),
+    acmDnsValidation(),
+    cloudFrontCertificateRegion(),
   ];
 }
 

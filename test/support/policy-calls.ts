@@ -8,6 +8,7 @@ import { arn, bucketArn, servicePrincipal, viaService } from "../../deploy/arns.
 import type { EvalRequest } from "./policy-eval.ts";
 import type { StackPolicies } from "./policy-stack.ts";
 import { refs } from "./policy-stack.ts";
+import { cdnAuthorizations } from "./policy-calls-cdn.ts";
 
 /** One AWS call as the deploy sent it; for API Gateway, the HTTP request it became. */
 export interface Call {
@@ -116,6 +117,10 @@ export function authorizations(call: Call, p: StackPolicies, inv: Inventory): Au
       return command === "GetResources" ? [{ action: "tag:GetResources", resource: "*", context: {} }] : `no IAM mapping for tag:${command}`;
     case "wafv2":
       return wafAuthorizations(command, input, p, inv);
+    case "acm":
+    case "route53":
+    case "wafv2Cdn":
+      return cdnAuthorizations(service, command, input, p, inv);
     default:
       return `no IAM mapping for ${service}:${command}`;
   }
