@@ -8,12 +8,6 @@ import { dirname, join, normalize } from "node:path";
 import { describe, test } from "node:test";
 import { allPages, docsPages, readmeThenLinkedDocs, ROOT, type Page } from "./support/doc-pages.ts";
 
-/**
- * Files another branch of issue 17 adds (the demo page's screenshot): linked
- * already, absent until that branch is merged. Remove each once it exists.
- */
-const ARRIVING = new Set(["docs/demo.png"]);
-
 /** The page's text without fenced blocks and code spans, where "[x](y)" is not a link. */
 function prose(text: string): string {
   return text.replace(/^```[^\n]*\n[\s\S]*?^```\s*$/gm, "").replace(/`[^`\n]*`/g, "");
@@ -42,7 +36,7 @@ describe("links in the docs", () => {
         const [file, fragment] = target.split("#") as [string, string | undefined];
         const path = file === "" ? page.path : normalize(join(dirname(page.path), decodeURI(file)));
         assert.ok(!path.startsWith(".."), `${page.path}: ${target} leaves the repository`);
-        if (!ARRIVING.has(path)) assert.ok(existsSync(join(ROOT, path)), `${page.path}: ${target} (${path}) does not exist`);
+        assert.ok(existsSync(join(ROOT, path)), `${page.path}: ${target} (${path}) does not exist`);
         if (fragment !== undefined && path.endsWith(".md")) assert.ok(anchorsOf(path).has(fragment), `${page.path}: ${target}: no heading #${fragment} in ${path}`);
       }
     }
