@@ -5,7 +5,8 @@ import { destroyClients } from "./aws-clients.ts";
 import { awsCliOptions, COMMON_FLAGS, EXIT, clientsFromFlags, colour, configFromFlags, formatStep, progressPrinter, readFlags, reportFailure, runAsScript, type FlagSpec } from "./cli.ts";
 import { deploy, type DeployResult } from "./run.ts";
 
-const FLAGS: Record<string, FlagSpec> = {
+/** Exported for test/docs-commands.test.ts, which parses every command line the docs show. */
+export const FLAGS: Record<string, FlagSpec> = {
   ...COMMON_FLAGS,
   "rotate-signing-secret": {
     type: "boolean",

@@ -15,7 +15,8 @@ import { progressBar } from "./progress.ts";
 import { runReprocess, type Summary } from "./run.ts";
 import { openState, settingsHash } from "./state.ts";
 
-const FLAGS: Record<string, FlagSpec> = {
+/** Exported for test/docs-commands.test.ts, which parses every command line the docs show. */
+export const FLAGS: Record<string, FlagSpec> = {
   ...COMMON_FLAGS,
   "dry-run": { type: "boolean", description: "list what is missing or outdated; make nothing, record nothing" },
   concurrency: { type: "string", value: "n", description: "invocations under way at once, 1-100 (default 4; the function's reserved concurrency caps it)" },

@@ -6,7 +6,8 @@ import { COMMON_FLAGS, EXIT, clientsFromFlags, colour, configFromFlags, formatSt
 import { teardown } from "./run.ts";
 import { teardownSummary } from "./summary.ts";
 
-const FLAGS: Record<string, FlagSpec> = {
+/** Exported for test/docs-commands.test.ts, which parses every command line the docs show. */
+export const FLAGS: Record<string, FlagSpec> = {
   ...COMMON_FLAGS,
   yes: { type: "boolean", description: "do not ask for confirmation (needed when stdin is not a terminal)" },
   "delete-data": { type: "boolean", description: "also delete the images bucket with every image, the request logs, and schedule the images key's deletion" },

@@ -1,12 +1,14 @@
-// Every curl example of README.md, run as written against the local server:
-// the ```sh blocks that hold a curl run in order in one bash script (so `ID=$(...)`
-// carries over), with the README's `API=` and `KEY=` lines pointed at the
-// server and photo.jpg a real photo. Each curl must answer 2xx, and the files
-// it saves must be images of the configured sizes. The newman command runs
-// from the repository's root with its baseUrl and apiKey pointed at the server.
+// Every curl example of README.md and docs/, run as written against the local
+// server: the ```sh blocks that hold a curl run in one bash script, README.md
+// first, then each docs/ page in the order README.md links them (so `ID=$(...)`
+// carries over), with the pages' `API=` and `KEY=` lines pointed at the server
+// and photo.jpg a real photo. Each curl must answer 2xx, and the files it
+// saves must be images of the configured sizes. The newman command runs from
+// the repository's root with its baseUrl and apiKey pointed at the server.
+// test/docs-commands.test.ts checks the blocks' other commands.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -16,9 +18,9 @@ import { ROUTES } from "../function/routes.ts";
 import { settingsFromEnv } from "../config/runtime-env.ts";
 import { shellQuote } from "../local/banner.ts";
 import { startLocalServer, type LocalServer } from "../local/server.ts";
+import { commandsOf, curlCount, fencedBlocks, isNewman, isShell, readmeThenLinkedDocs, ROOT, runnable, type Block } from "./support/doc-pages.ts";
 import { FIXTURES_DIR } from "./support/fixtures.ts";
 
-const README = new URL("../README.md", import.meta.url).pathname;
 // 2725x2225: thumbnail is cropped to its box, medium and large keep the aspect
 // ratio (800x653.2, 1600x1306.4).
 const PHOTO = join(FIXTURES_DIR, "valid/sharp_2569067123_aca715a2ee_o.jpg");
@@ -28,71 +30,19 @@ const PREPARED = ["photo.jpg"];
 /** What the wrapper around curl writes to stderr after each call. */
 const STATUS_LINE = /^readme-curl: (\d{3}) (\S+) (\S+)$/;
 
-interface Block {
-  /** Line of the opening fence in README.md, for messages. */
-  line: number;
-  text: string;
-}
-
-/** The ```sh fenced blocks, in order. */
-function shellBlocks(markdown: string): Block[] {
-  const blocks: Block[] = [];
-  const lines = markdown.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    if (!/^```(sh|bash|shell)\s*$/.test(lines[i]!)) continue;
-    const start = i;
-    const body: string[] = [];
-    while (++i < lines.length && !/^```\s*$/.test(lines[i]!)) body.push(lines[i]!);
-    blocks.push({ line: start + 1, text: body.join("\n") });
-  }
-  return blocks;
-}
-
-/** Logical commands: a line ending in "\" or "|" goes on with the next one. */
-function commandsOf(text: string): string[] {
-  const commands: string[] = [];
-  let current = "";
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    if (line.endsWith("\\")) current += `${line.slice(0, -1).trimEnd()} `;
-    else if (line.endsWith("|")) current += `${line} `;
-    else {
-      commands.push(current + line);
-      current = "";
-    }
-  }
-  if (current !== "") commands.push(current.trim());
-  return commands;
-}
-
-const CURL = /(?:^|[\s|;&({]|\$\()curl\s/g;
-const curlCount = (command: string) => command.match(CURL)?.length ?? 0;
-const isAssignment = (command: string) => /^[A-Z_][A-Z0-9_]*=\S*$/.test(command);
-const isNewman = (command: string) => command.startsWith("npx newman run ");
-const REPO = new URL("..", import.meta.url).pathname;
-
-/** The README's blocks to run: those with a curl, and those only setting variables (API=, KEY=). */
-function runnable(blocks: Block[]): Block[] {
-  return blocks.filter((b) => {
-    const commands = commandsOf(b.text);
-    return commands.some((c) => curlCount(c) > 0 || isNewman(c)) || (commands.length > 0 && commands.every(isAssignment));
-  });
-}
-
 function scriptFor(blocks: Block[], values: { API: string; KEY: string }): string {
   const lines = [
     "set -euo pipefail",
-    // Every curl of the README goes through here: an HTTP error (>= 400) fails
+    // Every curl of the docs goes through here: an HTTP error (>= 400) fails
     // the command, and each call's final status goes to stderr.
     `curl() { command curl --fail-with-body -w '%{stderr}readme-curl: %{http_code} %{method} %{url_effective}\\n' "$@"; }`,
   ];
   for (const block of blocks) {
-    lines.push(`echo 'readme-curl: block README.md:${block.line}' >&2`);
-    // The README's placeholders give way to the running server's URL and key.
+    lines.push(`echo 'readme-curl: block ${block.page}:${block.line}' >&2`);
+    // The pages' placeholders give way to the running server's URL and key.
     const text = block.text.replace(/^(\s*)(API|KEY)=.*$/gm, (_, indent: string, name: "API" | "KEY") => `${indent}${name}=${shellQuote(values[name])}`);
     if (!commandsOf(text).some(isNewman)) lines.push(text);
-    else lines.push(`(cd ${shellQuote(REPO)} && ${text.replace(/baseUrl=\S+/g, `baseUrl=${shellQuote(values.API)}`).replace(/apiKey=\S+/g, `apiKey=${shellQuote(values.KEY)}`)})`);
+    else lines.push(`(cd ${shellQuote(ROOT)} && ${text.replace(/baseUrl=\S+/g, `baseUrl=${shellQuote(values.API)}`).replace(/apiKey=\S+/g, `apiKey=${shellQuote(values.KEY)}`)})`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -126,10 +76,10 @@ async function runScript(script: string, cwd: string): Promise<Run> {
   return { code, stdout, stderr, statuses, ms: Math.round(performance.now() - started) };
 }
 
-describe("README.md's curl examples", () => {
+describe("the curl examples of README.md and docs/", () => {
   const settings = settingsFromEnv({});
-  const blocks = runnable(shellBlocks(readFileSync(README, "utf8")));
-  const curls = blocks.flatMap((b) => commandsOf(b.text).filter((c) => curlCount(c) > 0).map((command) => ({ line: b.line, command })));
+  const blocks = runnable(readmeThenLinkedDocs().flatMap(fencedBlocks).filter(isShell));
+  const curls = blocks.flatMap((b) => commandsOf(b.text).filter((c) => curlCount(c) > 0).map((command) => ({ at: `${b.page}:${b.line}`, command })));
   let server: LocalServer;
   let dataDir: string;
   let workDir: string;
@@ -149,7 +99,7 @@ describe("README.md's curl examples", () => {
 
   test("read only the files this test prepares", () => {
     const inputs = curls.flatMap(({ command }) => [...command.matchAll(/(?:@|<\s*)([\w./-]+)/g)].map((m) => m[1]!)).filter((f) => f !== "-");
-    for (const input of inputs) assert.ok(PREPARED.includes(input), `the README reads ${input}: prepare it in the before() hook of test/readme-curl.test.ts`);
+    for (const input of inputs) assert.ok(PREPARED.includes(input), `the docs read ${input}: prepare it in the before() hook of test/readme-curl.test.ts`);
   });
 
   test("cover every route: both kinds of upload, the list, each configured size, public URLs, large uploads, delete", () => {
@@ -171,7 +121,7 @@ describe("README.md's curl examples", () => {
   });
 
   test("run in order against the local server, each answering 2xx", (t) => {
-    const where = (i: number) => (curls[i] === undefined ? "" : ` (README.md block at line ${curls[i]!.line}: ${curls[i]!.command})`);
+    const where = (i: number) => (curls[i] === undefined ? "" : ` (block at ${curls[i]!.at}: ${curls[i]!.command})`);
     // The command that failed: the first that did not answer 2xx, else the one after the last answer.
     const failed = run.statuses.findIndex((s) => s.status < 200 || s.status > 299);
     assert.equal(run.code, 0, `the script failed${where(failed === -1 ? run.statuses.length : failed)}:\n${run.stderr}`);
@@ -186,7 +136,7 @@ describe("README.md's curl examples", () => {
 
   test("the newman command runs the Postman collection with no failure", () => {
     const newmanCommands = blocks.flatMap((b) => commandsOf(b.text)).filter(isNewman);
-    assert.equal(newmanCommands.length, 1, "the README's Postman section has one newman command");
+    assert.equal(newmanCommands.length, 1, "the docs' Postman section has one newman command");
     const table = /assertions\s*│\s*(\d+)\s*│\s*(\d+)/.exec(run.stdout);
     assert.ok(table !== null, `newman printed no summary:\n${run.stdout.slice(-2000)}\n${run.stderr.slice(-2000)}`);
     assert.ok(Number(table[1]) > 0 && Number(table[2]) === 0, `newman: ${table[1]} assertions, ${table[2]} failed`);
@@ -204,7 +154,7 @@ describe("README.md's curl examples", () => {
       const size = /\/images\/\$ID\/([A-Za-z0-9_-]+)"/.exec(command)?.[1];
       return file === undefined || size === undefined ? [] : [{ file, size }];
     });
-    assert.deepEqual(saved.map((s) => s.size).sort(), Object.keys(settings.sizes).sort(), "one saved file per configured size");
+    assert.deepEqual([...new Set(saved.map((s) => s.size))].sort(), Object.keys(settings.sizes).sort(), "every configured size saved");
     for (const { file, size } of saved) {
       const meta = await sharp(join(workDir, file)).metadata();
       const format = file.split(".").pop() === "jpg" ? "jpeg" : file.split(".").pop();
