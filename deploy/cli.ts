@@ -10,6 +10,7 @@ import { UsageError } from "../config/usage-error.ts";
 import { createClients, type AwsClients } from "./aws-clients.ts";
 import { knownProfiles, sharedFiles } from "./aws-profiles.ts";
 import type { StepReport } from "./context.ts";
+import { emulatorHint } from "./emulator-hints.ts";
 import { DeployError } from "./errors.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -170,9 +171,14 @@ export function awsCliOptions(flags: Flags): string {
   return [typeof flags.profile === "string" ? ` --profile ${quote(flags.profile)}` : "", typeof flags["endpoint-url"] === "string" ? ` --endpoint-url ${quote(flags["endpoint-url"])}` : ""].join("");
 }
 
-/** Reports a failed run (as JSON too with --json) and gives exit code 1. */
-export function reportFailure(what: string, e: unknown, json: boolean): number {
-  const message = e instanceof DeployError ? e.message : `${(e as Error).name}: ${(e as Error).message}`;
+/**
+ * Reports a failed run (as JSON too with --json) and gives exit code 1. With
+ * --endpoint-url, a failure an emulator causes also says how to fix the emulator.
+ */
+export function reportFailure(what: string, e: unknown, json: boolean, flags: Flags = {}): number {
+  const endpoint = typeof flags["endpoint-url"] === "string" ? flags["endpoint-url"] : undefined;
+  const extra = emulatorHint(e, endpoint);
+  const message = `${e instanceof DeployError ? e.message : `${(e as Error).name}: ${(e as Error).message}`}${extra ? ` ${extra}` : ""}`;
   if (json) console.log(JSON.stringify({ ok: false, error: { code: e instanceof DeployError ? e.code : (e as Error).name, message } }, null, 2));
   console.error(colour.red(`${what} failed: ${message}`));
   if (!(e instanceof DeployError) && process.env.IMGAPI_DEBUG) console.error(e);
