@@ -15,6 +15,7 @@ import { parseConfig } from "../config/load.ts";
 import { checkRegion, sdkPartitions, type Partition } from "../config/regions.ts";
 import { createClients, destroyClients, type AwsClients } from "../deploy/aws-clients.ts";
 import { configFromFlags, EXIT, reportFailure } from "../deploy/cli.ts";
+import { step } from "../deploy/errors.ts";
 import { resourceNames } from "../deploy/names.ts";
 import { deploy } from "../deploy/run.ts";
 import { teardown } from "../teardown/run.ts";
@@ -227,6 +228,13 @@ describe("deploy and teardown errors against moto", () => {
     const { value, stderr } = captured(() => reportFailure("Deploy", e, false, { "endpoint-url": proxy.url }));
     assert.equal(value, EXIT.failed);
     assert.match(stderr, /^Deploy failed: creating KMS key \([^)]+\): AccessDeniedException\. Grant kms:TagResource to your deploy identity \(the whole list is deploy\/deployer-policy\.json\), or run with a profile that has it\.$/);
+  });
+
+  test("an explicit deny (an SCP) is said to be one: a grant would not help", async () => {
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
+    const refusal = Object.assign(new Error(`User: arn:aws:iam::${ACCOUNT}:user/dev is not authorized to perform: iam:CreateRole on resource: arn:aws:iam::${ACCOUNT}:role/x with an explicit deny in a service control policy`), { name: "AccessDenied" });
+    const e = await failure(step("creating", "IAM role", "x", "iam:CreateRole", () => Promise.reject(refusal)));
+    assert.equal((e as Error).message, "creating IAM role (x): AccessDenied. AWS names iam:CreateRole, refused by an explicit deny (service control policy): granting it to your identity will not help; ask whoever manages that policy, or run with a profile it does not cover.");
   });
 
   test("a quota reached names it and the Service Quotas console; throttling past the retries says so", async () => {
