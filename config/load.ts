@@ -10,6 +10,8 @@ export { ConfigError } from "./config-error.ts";
 function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.length > 0 ? issue.path.join(".") : "(top level)";
   const input = (issue as { input?: unknown }).input;
+  // A check that words its whole problem itself (the region's "did you mean").
+  if (issue.code === "custom" && issue.params?.said === "whole") return `${field}: ${issue.message}`;
   switch (issue.code) {
     case "invalid_type":
       return `Expected ${issue.expected} for ${field} but received ${describeReceived(input)}`;

@@ -4,6 +4,7 @@
 // cold start with the same rules (config/runtime-check.ts, without zod, held to
 // this schema by test/runtime-check.test.ts).
 import { z } from "zod";
+import { checkRegion } from "./regions.ts";
 import { CROP_POSITIONS, INPUT_FORMATS, MAX_UPLOAD_BYTES_CEILING, OUTPUT_FORMATS, SIZES_AT } from "./constants.ts";
 
 export { CROP_POSITIONS, INPUT_FORMATS, MAX_UPLOAD_BYTES_CEILING, OUTPUT_FORMATS, type CropPosition, type InputFormat, type OutputFormat } from "./constants.ts";
@@ -96,7 +97,12 @@ const configFields = z.strictObject({
     // S3 reserves these prefixes, and every bucket name starts with the stack name:
     // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
     .refine((name) => !/^(xn--|sthree-|amzn-s3-demo-)/.test(name), "a name not starting with xn--, sthree- or amzn-s3-demo- (S3 reserves those prefixes for bucket names)"),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as eu-west-1"),
+  // Checked against the AWS SDK's region list (config/regions.ts), so a typo
+  // stops here rather than as a DNS error at the first AWS call.
+  region: z.string().superRefine((region, ctx) => {
+    const check = checkRegion(region);
+    if (!check.ok) ctx.addIssue({ code: "custom", message: check.problem, params: { said: "whole" }, input: region });
+  }),
   ...runtimeSettingsSchema.shape,
   lambda: z
     .strictObject({

@@ -3,11 +3,14 @@
 // can parse (--json).
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError, loadConfig } from "../config/load.ts";
+import { editDistance, nearest } from "../config/edit-distance.ts";
+import { checkRegion } from "../config/regions.ts";
 import type { Config } from "../config/schema.ts";
 import { UsageError } from "../config/usage-error.ts";
 import { createClients, type AwsClients } from "./aws-clients.ts";
 import { knownProfiles, sharedFiles } from "./aws-profiles.ts";
 import type { StepReport } from "./context.ts";
+import { emulatorHint } from "./emulator-hints.ts";
 import { DeployError } from "./errors.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -63,22 +66,8 @@ function explainParseError(e: Error & { code?: string }, names: string[]): strin
 
 /** The flag name nearest to `word` by edit distance, if it is near enough to be a typo. */
 function closest(word: string, names: string[]): string | undefined {
-  const distance = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let diagonal = row[0]!;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const above = row[j]!;
-        row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-        diagonal = above;
-      }
-    }
-    return row[b.length]!;
-  };
-  const scored = names.map((name) => [name, Math.min(distance(word, name), distance(word, name.replaceAll("-", "")))] as const).sort((a, b) => a[1] - b[1]);
-  const best = scored[0];
-  return best !== undefined && word.length > 0 && best[1] <= Math.max(1, Math.floor(best[0].length / 3)) ? best[0] : undefined;
+  const { names: [best], distance } = nearest(word, names, (w, name) => Math.min(editDistance(w, name), editDistance(w, name.replaceAll("-", ""))));
+  return best !== undefined && word.length > 0 && distance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
 }
 
 const useColour = () => process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
@@ -132,15 +121,29 @@ export function readFlags(argv: string[], flags: Record<string, FlagSpec>, usage
   return values;
 }
 
-/** config.json (or --config), --region overriding it; a bad file is reported and exits 2. */
+/**
+ * config.json (or --config), --region overriding it; a bad file or an unknown
+ * region is reported and exits 2 before any AWS call. A region newer than the
+ * SDK's list is used, with a warning on stderr (stdout stays --json's).
+ */
 export function configFromFlags(flags: Flags): Config | number {
+  const region = typeof flags.region === "string" ? flags.region : undefined;
+  const given = region === undefined ? undefined : checkRegion(region);
+  if (given?.ok === false) {
+    console.error(`--region: ${given.problem}`);
+    return EXIT.usage;
+  }
+  let config: Config;
   try {
-    return loadConfig(String(flags.config ?? "config.json"), { region: flags.region as string | undefined });
+    config = loadConfig(String(flags.config ?? "config.json"), { region });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(e.message);
     return EXIT.usage;
   }
+  const check = given ?? checkRegion(config.region);
+  if (check.ok && check.warning !== undefined) console.error(colour.yellow(`Warning: ${check.warning}`));
+  return config;
 }
 
 /** One client per service for --profile and --endpoint-url, in the config's region. */
@@ -168,9 +171,14 @@ export function awsCliOptions(flags: Flags): string {
   return [typeof flags.profile === "string" ? ` --profile ${quote(flags.profile)}` : "", typeof flags["endpoint-url"] === "string" ? ` --endpoint-url ${quote(flags["endpoint-url"])}` : ""].join("");
 }
 
-/** Reports a failed run (as JSON too with --json) and gives exit code 1. */
-export function reportFailure(what: string, e: unknown, json: boolean): number {
-  const message = e instanceof DeployError ? e.message : `${(e as Error).name}: ${(e as Error).message}`;
+/**
+ * Reports a failed run (as JSON too with --json) and gives exit code 1. With
+ * --endpoint-url, a failure an emulator causes also says how to fix the emulator.
+ */
+export function reportFailure(what: string, e: unknown, json: boolean, flags: Flags = {}): number {
+  const endpoint = typeof flags["endpoint-url"] === "string" ? flags["endpoint-url"] : undefined;
+  const extra = emulatorHint(e, endpoint);
+  const message = `${e instanceof DeployError ? e.message : `${(e as Error).name}: ${(e as Error).message}`}${extra ? ` ${extra}` : ""}`;
   if (json) console.log(JSON.stringify({ ok: false, error: { code: e instanceof DeployError ? e.code : (e as Error).name, message } }, null, 2));
   console.error(colour.red(`${what} failed: ${message}`));
   if (!(e instanceof DeployError) && process.env.IMGAPI_DEBUG) console.error(e);

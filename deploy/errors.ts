@@ -43,9 +43,51 @@ export function credentialsHint(code: string, message: string): string | undefin
 }
 
 /**
+ * The IAM action AWS names in a refusal, when it does: "User: arn:... is not
+ * authorized to perform: iam:CreateRole on resource: ... because no
+ * identity-based policy allows the iam:CreateRole action".
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
+ */
+export function deniedAction(message: string): { action: string; explicit: boolean } | undefined {
+  const action = /is not authorized to perform:? ([a-z0-9-]+:[A-Za-z0-9*]+)/.exec(message)?.[1];
+  return action === undefined ? undefined : { action, explicit: /with an explicit deny/i.test(message) };
+}
+
+function accessDeniedHint(permission: string, message: string): string {
+  const named = deniedAction(message);
+  if (named?.explicit) {
+    return `AWS names ${named.action}, refused by an explicit deny (${/in an? ([\w -]+?policy)/i.exec(message)?.[1] ?? "a policy"}): granting it to your identity will not help; ask whoever manages that policy, or run with a profile it does not cover.`;
+  }
+  return `Grant ${named?.action ?? permission} to your deploy identity (the whole list is deploy/deployer-policy.json), or run with a profile that has it.`;
+}
+
+/** AWS's codes for a quota reached (a count of resources) or a request rate exceeded after the SDK's retries. */
+const QUOTA = new Set(["LimitExceeded", "LimitExceededException", "ServiceQuotaExceededException", "TooManyRequestsException", "ThrottlingException", "Throttling", "SlowDown", "RequestLimitExceeded", "TrailQuotaExceeded", "MaximumNumberOfTrailsExceededException"]);
+const THROTTLED = new Set(["TooManyRequestsException", "ThrottlingException", "Throttling", "SlowDown", "RequestLimitExceeded"]);
+
+/** Service Quotas' service codes by IAM action prefix; others go to the console's service list. */
+const QUOTA_SERVICE: Record<string, string> = { iam: "iam", lambda: "lambda", apigateway: "apigateway", s3: "s3", kms: "kms", logs: "logs", cloudtrail: "cloudtrail" };
+
+/**
+ * Which quota, and where to raise it: the Service Quotas console of the
+ * service the call belongs to.
+ * https://docs.aws.amazon.com/servicequotas/latest/userguide/request-quota-increase.html
+ */
+export function quotaHint(code: string, message: string, permission: string, attempts?: number): string {
+  const service = QUOTA_SERVICE[permission.split(":")[0] ?? ""];
+  const where = `https://console.aws.amazon.com/servicequotas/home/services/${service ?? ""}${service ? "/quotas" : ""}`;
+  const aws = message.trim() ? ` (AWS: ${message.trim()})` : "";
+  const quota = /quota for (\w+)/i.exec(message)?.[1];
+  if (THROTTLED.has(code)) {
+    return `AWS kept refusing ${permission} for its request rate${attempts ? ` after ${attempts} attempts` : ""}${aws}. Wait a minute and run the same command again (AWS_MAX_ATTEMPTS allows more retries); if other tools share the account's rate, the ${service ?? "service"} request-rate quotas are at ${where}`;
+  }
+  return `The ${quota ? `${service ?? "service"} quota ${quota}` : `quota of ${service ?? "the service"}`} is reached${aws}. Free some (remove what you no longer use), or request an increase in the Service Quotas console (in the stack's region): ${where}`;
+}
+
+/**
  * Runs one AWS call for a resource step and turns a failure into a DeployError.
  * `permission` is the IAM action the call needs, named in the message when
- * AWS refuses it.
+ * AWS refuses it (unless AWS names the action itself).
  */
 export async function step<T>(action: string, resource: string, name: string, permission: string, call: () => Promise<T>): Promise<T> {
   try {
@@ -53,9 +95,15 @@ export async function step<T>(action: string, resource: string, name: string, pe
   } catch (e) {
     if (e instanceof DeployError) throw e;
     const code = errorName(e);
-    const hint = credentialsHint(code, (e as Error).message ?? "") ?? (ACCESS_DENIED.has(code)
-      ? `Grant ${permission} to your deploy identity (see deploy/deployer-policy.json), or run with a profile that has it.`
-      : `${(e as Error).message ?? ""} Fix the cause and run the same command again: it picks up where it stopped.`.trim());
+    const message = (e as Error).message ?? "";
+    const attempts = (e as { $metadata?: { attempts?: number } }).$metadata?.attempts;
+    const hint =
+      credentialsHint(code, message) ??
+      (ACCESS_DENIED.has(code)
+        ? accessDeniedHint(permission, message)
+        : QUOTA.has(code)
+          ? quotaHint(code, message, permission, attempts)
+          : `${message} Fix the cause and run the same command again: it picks up where it stopped.`.trim());
     throw new DeployError(action, resource, name, code, hint, { cause: e });
   }
 }

@@ -98,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
     else printOutputs(result, dryRun, (performance.now() - started) / 1000);
     return EXIT.ok;
   } catch (e) {
-    return reportFailure("Deploy", e, json);
+    return reportFailure("Deploy", e, json, flags);
   } finally {
     destroyClients(clients);
   }

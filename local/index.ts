@@ -14,6 +14,7 @@ import { banner } from "./banner.ts";
 import { jwtIssuer, parseJwtFlags, type JwtFlags, type LocalIssuer } from "./jwt-flags.ts";
 import { ACCESS_KEY_ID_ENV, credentialsFrom, SECRET_ACCESS_KEY_ENV } from "./sigv4.ts";
 import { DEMO_PATH } from "./demo-server.ts";
+import { flagsNpmKept } from "./npm-flags.ts";
 
 const usage = (defaultPort: number) => `Usage: npm start -- [options]
 
@@ -74,6 +75,8 @@ function parsePort(text: string, what: string): number {
 }
 
 function parseCli(argv: string[], env: NodeJS.ProcessEnv): Cli {
+  const npmKept = flagsNpmKept(argv, env);
+  if (npmKept !== undefined) throw new UsageError(npmKept);
   let values;
   try {
     ({ values } = parseArgs({

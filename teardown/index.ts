@@ -74,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return EXIT.ok;
   } catch (e) {
-    return reportFailure("Teardown", e, json);
+    return reportFailure("Teardown", e, json, flags);
   } finally {
     destroyClients(clients);
   }
