@@ -132,10 +132,10 @@ export function readFlags(argv: string[], flags: Record<string, FlagSpec>, usage
   return values;
 }
 
-/** config.json (or --config), --region overriding it; a bad file is reported and exits 2. */
+/** config.json (or --config), --region (and --stack-name, for the CLIs that take it) overriding it; a bad file is reported and exits 2. */
 export function configFromFlags(flags: Flags): Config | number {
   try {
-    return loadConfig(String(flags.config ?? "config.json"), { region: flags.region as string | undefined });
+    return loadConfig(String(flags.config ?? "config.json"), { region: flags.region as string | undefined, ...(typeof flags["stack-name"] === "string" ? { stackName: flags["stack-name"] } : {}) });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(e.message);
