@@ -74,7 +74,7 @@ export async function ensureApiKey(ctx: DeployContext, usagePlanId: string | und
     if (made?.id === undefined) return { bound: false, duplicates: [], created: true };
     created = true;
     // No key was bound (or one would have been found), so every other key found now is a twin.
-    const twins = (await stackKeys(ctx, [])).filter((k) => k.id !== made.id);
+    const twins = (await stackKeys(ctx, [])).filter((k) => k.id !== made.id && !isRetired(k));
     found = { key: { ...made, id: made.id }, bound: false, duplicates: twins };
   }
   for (const duplicate of found.duplicates) {
