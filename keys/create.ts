@@ -92,10 +92,12 @@ export async function rotateClientKey(ctx: DeployContext, state: KeyState, clien
   keysOf(state, client);
   const old = liveKeyOf(state, client);
   if (old === undefined) throw new UsageError(`The client "${client}" has only rotated (disabled) keys: give it a new one with npx tsx keys/index.ts create ${client}`);
-  const plan = state.stackPlan.id === old.planIds[0] || old.planIds.length === 0 ? planOf(state, client) : ([state.stackPlan, ...state.clientPlans].find((p) => p.id === old.planIds[0]) ?? planOf(state, client));
+  // The plan the old key is on (a key bound to none, after a half-done revoke, gets the client's plan).
+  const plan = [state.stackPlan, ...state.clientPlans].find((p) => p.id === old.planIds[0]) ?? planOf(state, client);
   const changes = new Changes(ctx, "API key", clientKeyName(ctx.names, client));
   const made = await newKey(ctx, client, plan.id, changes);
   const { apigw } = ctx.clients;
+  // Tagged before it is disabled: a run stopped in between leaves a key deploy will not re-enable.
   await changes.apply(`API key ${old.id} marked rotated`, "apigateway:PUT", () => apigw.send(new TagResourceCommand({ resourceArn: apiKeyArn(ctx, old.id), tags: { [ROTATED_TAG]: made!.id! } })), "tagging");
   await changes.apply(`API key ${old.id} disabled`, "apigateway:PATCH", () => apigw.send(new UpdateApiKeyCommand({ apiKey: old.id, patchOperations: [{ op: "replace", path: "/enabled", value: "false" }] })), "disabling");
   return { client, keyId: made?.id ?? "(new)", ...(made?.value ? { value: made.value } : {}), planId: plan.id, rotatedKeyId: old.id, changes: changes.list };

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { GetApiKeyCommand, GetApiKeysCommand, GetUsagePlanKeysCommand, GetUsagePlansCommand, UpdateApiKeyCommand } from "@aws-sdk/client-api-gateway";
+import { DeleteApiKeyCommand, GetApiKeyCommand, GetApiKeysCommand, GetUsagePlanKeysCommand, GetUsagePlansCommand, UpdateApiKeyCommand } from "@aws-sdk/client-api-gateway";
 import { resourceNames } from "../deploy/names.ts";
 import { CLIENT_TAG, clientPlanName, ROTATED_TAG } from "../deploy/resources/client-keys.ts";
 import { ensureUsagePlan, removeUsagePlan, REVOKED_KEY } from "../deploy/resources/usage-plan.ts";
@@ -142,6 +142,18 @@ describe("keys", () => {
     h.sent.length = 0;
     await deploy();
     assert.deepEqual([h.mutating(), (await key(first.apiKeyId)).enabled], [["UpdateApiKey"], true]);
+  });
+
+  test("a rotated key stays disabled even when its successor is deleted out of band: deploy makes a new default key", async () => {
+    const { names, deploy, keys } = stackOf("imgapi-k-lost");
+    const first = await deploy();
+    const rotated = made(await keys({ command: "rotate", name: "default" }));
+    await h.aws.apigw.send(new DeleteApiKeyCommand({ apiKey: rotated.keyId }));
+    h.sent.length = 0;
+    const again = await deploy();
+    assert.deepEqual(h.mutating(), ["CreateApiKey", "CreateUsagePlanKey"]);
+    assert.equal((await key(first.apiKeyId)).enabled, false);
+    assert.deepEqual(await allKeyIds(names.stack), [first.apiKeyId, again.apiKeyId].sort());
   });
 
   test("a dry run of each command sends no mutating call and says what it would do", async () => {
