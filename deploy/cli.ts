@@ -122,9 +122,10 @@ export function readFlags(argv: string[], flags: Record<string, FlagSpec>, usage
 }
 
 /**
- * config.json (or --config), --region overriding it; a bad file or an unknown
- * region is reported and exits 2 before any AWS call. A region newer than the
- * SDK's list is used, with a warning on stderr (stdout stays --json's).
+ * config.json (or --config), --region (and --stack-name, for the CLIs that
+ * take it) overriding it; a bad file or an unknown region is reported and
+ * exits 2 before any AWS call. A region newer than the SDK's list is used,
+ * with a warning on stderr (stdout stays --json's).
  */
 export function configFromFlags(flags: Flags): Config | number {
   const region = typeof flags.region === "string" ? flags.region : undefined;
@@ -135,7 +136,7 @@ export function configFromFlags(flags: Flags): Config | number {
   }
   let config: Config;
   try {
-    config = loadConfig(String(flags.config ?? "config.json"), { region });
+    config = loadConfig(String(flags.config ?? "config.json"), { region, ...(typeof flags["stack-name"] === "string" ? { stackName: flags["stack-name"] } : {}) });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(e.message);

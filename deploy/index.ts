@@ -29,7 +29,7 @@ function printOutputs(result: DeployResult, dryRun: boolean, seconds: number): v
   const rows: Array<[string, string]> = [
     ["API endpoint", o.endpointUrl],
     ["auth", o.auth === "iam" ? "iam (SigV4-signed requests, AWS_IAM)" : o.jwt !== undefined ? `jwt (bearer tokens of ${o.jwt.issuer} for ${o.jwt.audience}; ${o.jwt.authorizer === "TOKEN" ? "the function's TOKEN authorizer" : "a Cognito user pool authorizer"}; each image its uploader's)` : "apiKey (x-api-key header)"],
-    ...(o.apiKeyId !== undefined ? ([["API key id", o.apiKeyId]] as Array<[string, string]>) : []),
+    ...(o.apiKeyId !== undefined ? ([["API key id", `${o.apiKeyId}${o.readApiKeyValue === undefined ? "" : " (client default; every client's: npx tsx keys/index.ts list)"}`]] as Array<[string, string]>) : []),
     ...(o.readApiKeyValue !== undefined ? ([["read the key", o.readApiKeyValue]] as Array<[string, string]>) : []),
     ["images bucket", o.imagesBucket],
     ["trail bucket", o.trailBucket],
@@ -51,6 +51,8 @@ function printOutputs(result: DeployResult, dryRun: boolean, seconds: number): v
     console.log(`  curl -sS "$API/images/$ID" -H "Authorization: Bearer $TOKEN"`);
     return;
   }
+  // After `keys revoke default` there is no key to read: the id line says how to make one.
+  if (o.readApiKeyValue === undefined) return;
   console.log("\nTry it:");
   console.log(`  API=${o.endpointUrl}`);
   console.log(`  KEY=$(${o.readApiKeyValue})`);

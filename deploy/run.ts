@@ -10,7 +10,7 @@ import type { PolicyDocument } from "./policies/document.ts";
 import { preflight } from "./preflight.ts";
 import { cognitoPool } from "./resources/api-authorizer.ts";
 import { clientPolicy } from "./resources/rest-api.ts";
-import { apiKeyValueCommand } from "./resources/usage-plan.ts";
+import { apiKeyValueCommand, REVOKED_KEY } from "./resources/usage-plan.ts";
 import { STACK, type Built } from "./stack.ts";
 import type { Clock } from "./toolkit/propagation.ts";
 
@@ -67,6 +67,7 @@ function modeOutputs(ctx: DeployContext, built: Partial<Built>, awsCliOptions = 
   if (auth === "jwt" && jwt !== undefined) return { jwt: { issuer: jwt.issuer, audience: jwt.audience, authorizer: cognitoPool(jwt.issuer) === undefined ? "TOKEN" : "COGNITO_USER_POOLS" } };
   if (auth === "iam") return { clientPolicy: clientPolicy(ctx, built.restApiId!) };
   const apiKeyId = built.apiKeyId;
+  if (apiKeyId === REVOKED_KEY) return { apiKeyId };
   return apiKeyId === undefined ? {} : { apiKeyId, readApiKeyValue: `${apiKeyValueCommand(apiKeyId)} --region ${ctx.region}${awsCliOptions}` };
 }
 

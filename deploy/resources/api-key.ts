@@ -5,23 +5,13 @@
 // stopped before the binding), through the Resource Groups Tagging API by the
 // stack's tag. The key's value is never read.
 import { CreateApiKeyCommand, DeleteApiKeyCommand, GetApiKeyCommand, paginateGetUsagePlanKeys, paginateGetUsagePlans, UpdateApiKeyCommand, type ApiKey } from "@aws-sdk/client-api-gateway";
-import { paginateGetResources } from "@aws-sdk/client-resource-groups-tagging-api";
 import type { DeployContext } from "../context.ts";
 import { step } from "../errors.ts";
-import { STACK_TAG } from "../names.ts";
+import { allClientKeys, clientOf, DEFAULT_CLIENT, isRetired, taggedKeyIds, type Key } from "./client-keys.ts";
 import type { Changes} from "../toolkit/index.ts";
 import { ignoreAbsent, orAbsent } from "../toolkit/index.ts";
 
-/**
- * The Tagging API's name for API Gateway API keys ("service:resourceType"),
- * as in the resource types tag policies list.
- * https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html
- * https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_supported-resources-enforcement.html
- */
-export const API_KEY_RESOURCE_TYPE = "apigateway:apikeys";
-
-const ours = (ctx: DeployContext, key: ApiKey | undefined): key is ApiKey & { id: string } =>
-  key?.id !== undefined && key.name === ctx.names.apiKey && key.tags?.[STACK_TAG] === ctx.names.stack;
+const ours = (ctx: DeployContext, key: ApiKey | undefined): key is Key => clientOf(ctx.names, key) === DEFAULT_CLIENT;
 
 const getApiKey = (ctx: DeployContext, apiKey: string) =>
   step("reading", "API key", ctx.names.apiKey, "apigateway:GET", () => orAbsent("apigateway", () => ctx.clients.apigw.send(new GetApiKeyCommand({ apiKey, includeValue: false }))));
@@ -35,26 +25,7 @@ export async function boundKeyIds(ctx: DeployContext, usagePlanId: string): Prom
   });
 }
 
-/**
- * Keys carrying the stack's tag, by the Tagging API. Its index is eventually
- * consistent: a key made moments ago may show up only on a later run, which
- * then deletes it if it is a duplicate. Deleted keys may still be listed for a
- * while: GetApiKey, which must confirm name and tag, finds them gone.
- */
-async function taggedKeyIds(ctx: DeployContext): Promise<string[]> {
-  return step("finding by tag", "API key", ctx.names.apiKey, "tag:GetResources", async () => {
-    const ids: string[] = [];
-    const filter = { TagFilters: [{ Key: STACK_TAG, Values: [ctx.names.stack] }], ResourceTypeFilters: [API_KEY_RESOURCE_TYPE] };
-    for await (const page of paginateGetResources({ client: ctx.clients.tagging }, filter)) {
-      for (const r of page.ResourceTagMappingList ?? []) ids.push(/\/apikeys\/([^/]+)$/.exec(r.ResourceARN ?? "")?.[1] ?? "");
-    }
-    return ids.filter(Boolean);
-  });
-}
-
 const oldestFirst = (a: ApiKey, b: ApiKey) => (a.createdDate?.getTime() ?? 0) - (b.createdDate?.getTime() ?? 0) || String(a.id).localeCompare(String(b.id));
-
-type Key = ApiKey & { id: string };
 
 export interface FoundKeys {
   /** The stack's key: bound to the plan, else the oldest unbound one. */
@@ -74,11 +45,16 @@ async function stackKeys(ctx: DeployContext, ids: string[]): Promise<Key[]> {
   return keys.sort(oldestFirst);
 }
 
+/**
+ * Keys retired by `keys rotate` (tagged imgapi:rotated-to) are neither the key
+ * nor duplicates: deploy leaves them disabled where they are. Of the live
+ * bound keys the newest is the one clients should use (a rotation's new key).
+ */
 export async function findApiKeys(ctx: DeployContext, usagePlanId: string | undefined): Promise<FoundKeys> {
   const boundIds = usagePlanId === undefined ? [] : await boundKeyIds(ctx, usagePlanId);
-  const keys = await stackKeys(ctx, boundIds);
-  const key = keys.find((k) => boundIds.includes(k.id)) ?? keys[0];
-  return { ...(key ? { key } : {}), bound: key !== undefined && boundIds.includes(key.id), duplicates: keys.filter((k) => k.id !== key?.id && !boundIds.includes(k.id)) };
+  const live = (await stackKeys(ctx, boundIds)).filter((k) => !isRetired(k));
+  const key = live.filter((k) => boundIds.includes(k.id)).at(-1) ?? live[0];
+  return { ...(key ? { key } : {}), bound: key !== undefined && boundIds.includes(key.id), duplicates: live.filter((k) => k.id !== key?.id && !boundIds.includes(k.id)) };
 }
 
 /**
@@ -86,17 +62,19 @@ export async function findApiKeys(ctx: DeployContext, usagePlanId: string | unde
  * CreateApiKey is a POST the SDK retries: a lost answer leaves a second key
  * with the same name and tag, bound to nothing; it is found by tag and deleted.
  */
-export async function ensureApiKey(ctx: DeployContext, usagePlanId: string | undefined, changes: Changes): Promise<FoundKeys & { created: boolean }> {
+export async function ensureApiKey(ctx: DeployContext, usagePlanId: string | undefined, changes: Changes, opts: { revoked?: boolean } = {}): Promise<FoundKeys & { created: boolean }> {
   const { apigw } = ctx.clients;
   let found = await findApiKeys(ctx, usagePlanId);
   let created = false;
+  // `keys revoke default` marked the plan: making a key again would undo the revocation.
+  if (found.key === undefined && opts.revoked === true) return { ...found, created };
   if (found.key === undefined) {
     const made = await changes.apply("API key", "apigateway:POST", () =>
       apigw.send(new CreateApiKeyCommand({ name: ctx.names.apiKey, description: `x-api-key for the imgapi stack ${ctx.names.stack}`, enabled: true, tags: ctx.tags })), "creating the API key of");
     if (made?.id === undefined) return { bound: false, duplicates: [], created: true };
     created = true;
     // No key was bound (or one would have been found), so every other key found now is a twin.
-    const twins = (await stackKeys(ctx, [])).filter((k) => k.id !== made.id);
+    const twins = (await stackKeys(ctx, [])).filter((k) => k.id !== made.id && !isRetired(k));
     found = { key: { ...made, id: made.id }, bound: false, duplicates: twins };
   }
   for (const duplicate of found.duplicates) {
@@ -117,11 +95,11 @@ const inSomePlan = (ctx: DeployContext, keyId: string) =>
     return false;
   });
 
-/** Every key of the stack: bound to any of these plans, or found by tag. */
+/** Every key of the stack, every client's: bound to any of these plans, or found by tag. */
 export async function stackKeysOf(ctx: DeployContext, usagePlanIds: string[]): Promise<Key[]> {
   const boundIds: string[] = [];
   for (const planId of usagePlanIds) boundIds.push(...(await boundKeyIds(ctx, planId)));
-  return stackKeys(ctx, boundIds);
+  return allClientKeys(ctx, boundIds);
 }
 
 export async function deleteApiKeys(ctx: DeployContext, keys: Key[], changes: Changes): Promise<void> {

@@ -17,6 +17,7 @@ import { DeployError, step } from "../errors.ts";
 import { STACK_TAG } from "../names.ts";
 import { Changes, createOrAdopt, ignoreAbsent, orAbsent } from "../toolkit/index.ts";
 import { boundKeyIds, deleteApiKeys, ensureApiKey, stackKeysOf } from "./api-key.ts";
+import { DEFAULT_REVOKED_TAG, findClientPlans } from "./client-keys.ts";
 
 const RESOURCE = "Usage plan + API key";
 
@@ -28,6 +29,9 @@ export interface UsagePlanOutputs {
 }
 
 export const apiKeyValueCommand = (apiKeyId: string) => `aws apigateway get-api-key --api-key ${apiKeyId} --include-value --query value --output text`;
+
+/** What deploy reports for the default key after `keys revoke default`: there is none, on purpose. */
+export const REVOKED_KEY = "(revoked: make one with npx tsx keys/index.ts create NAME)";
 
 type Plan = UsagePlan & { id: string };
 
@@ -65,7 +69,7 @@ export function planPatch(ctx: Pick<DeployContext, "config" | "names">, plan: Us
  * lost is refused (the stages are gone already), so a refusal is checked
  * against the plan itself before it counts.
  */
-async function deletePlan(ctx: DeployContext, plan: Plan, changes: Changes, label: string): Promise<void> {
+export async function deletePlan(ctx: DeployContext, plan: Plan, changes: Changes, label: string): Promise<void> {
   const { apigw } = ctx.clients;
   const detach: PatchOperation[] = (plan.apiStages ?? []).map((s) => ({ op: "remove", path: "/apiStages", value: `${s.apiId}:${s.stage}` }));
   if (detach.length > 0) {
@@ -128,9 +132,11 @@ export async function ensureUsagePlan(ctx: DeployContext, deps: { restApiId: str
     }
   }
 
-  const keys = await ensureApiKey(ctx, plan?.id, changes);
+  const revoked = plan?.tags?.[DEFAULT_REVOKED_TAG] === "revoked";
+  const keys = await ensureApiKey(ctx, plan?.id, changes, { revoked });
   const keyId = keys.key?.id;
-  if (!keys.bound) {
+  const noKey = revoked && keyId === undefined;
+  if (!keys.bound && !noKey) {
     // A lost answer: the retry is refused with ConflictException, and the binding it made is adopted.
     await changes.apply("key bound to plan", "apigateway:POST", () =>
       createOrAdopt(
@@ -141,7 +147,7 @@ export async function ensureUsagePlan(ctx: DeployContext, deps: { restApiId: str
   }
   return {
     ...changes.report(planCreated, changes.changed ? changes.list.join(", ") : undefined),
-    apiKeyId: keyId ?? "(new)",
+    apiKeyId: keyId ?? (noKey ? REVOKED_KEY : "(new)"),
     usagePlanId: plan?.id ?? "(new)",
     apiKeyValueCommand: apiKeyValueCommand(keyId ?? "API_KEY_ID"),
   };
@@ -149,7 +155,8 @@ export async function ensureUsagePlan(ctx: DeployContext, deps: { restApiId: str
 
 export async function removeUsagePlan(ctx: DeployContext): Promise<StepReport> {
   const changes = new Changes(ctx, RESOURCE, ctx.names.usagePlan);
-  const plans = await findUsagePlans(ctx);
+  // The clients' own plans (keys create NAME --quota) go with the stack.
+  const plans = [...(await findUsagePlans(ctx)), ...(await findClientPlans(ctx))];
   // Keys are found through their plans, so before the plans go.
   const keys = await stackKeysOf(ctx, plans.map((p) => p.id));
   for (const plan of plans) await deletePlan(ctx, plan, changes, `usage plan ${plan.id}`);

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { restJsonError, startFaultProxy, type FaultRule, type ProxiedRequest } from "./fault-proxy.ts";
+import { MOTO_KEY_GAPS } from "./moto-key-tags.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const VENV = join(ROOT, ".venv");
@@ -217,7 +218,7 @@ export async function startMoto(): Promise<Moto> {
     throw new Error(`${(e as Error).message}\n${stderr}`);
   }
   const gaps = await startFaultProxy(endpoint);
-  for (const rule of MOTO_GAPS) gaps.inject(rule);
+  for (const rule of [...MOTO_GAPS, ...MOTO_KEY_GAPS]) gaps.inject(rule);
   return {
     endpoint: gaps.url,
     motoEndpoint: endpoint,
