@@ -3,6 +3,7 @@
 // uses it for nothing, tests use it to count mutating calls and to inject a
 // failure after the k-th one.
 import { APIGatewayClient } from "@aws-sdk/client-api-gateway";
+import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import { CloudTrailClient } from "@aws-sdk/client-cloudtrail";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { IAMClient } from "@aws-sdk/client-iam";
@@ -26,6 +27,8 @@ export interface AwsClients {
   tagging: ResourceGroupsTaggingAPIClient;
   /** The optional per-IP rate limit (api.rateLimitPerIp). */
   wafv2: WAFV2Client;
+  /** The CDN (cdn.enabled): a global service, signed for us-east-1 whatever the stack's region. */
+  cloudfront: CloudFrontClient;
 }
 
 /** Called with the service and command name before each request is sent; may throw. */
@@ -67,6 +70,7 @@ export function createClients(options: ClientOptions): AwsClients {
     sts: new STSClient(common),
     tagging: new ResourceGroupsTaggingAPIClient(common),
     wafv2: new WAFV2Client(common),
+    cloudfront: new CloudFrontClient(common),
   };
   const observer = options.observer;
   if (observer) {

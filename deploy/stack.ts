@@ -5,10 +5,14 @@
 // says why (enabled returns the reason); deploy then runs its remove instead,
 // so turning a feature off retires what an earlier deploy made.
 import type { Config } from "../config/schema.ts";
+import type { CdnSettings } from "../function/cdn/cdn-env.ts";
+import { CDN_STEPS } from "./cdn-stack.ts";
 import type { DeployContext, StepReport } from "./context.ts";
 import { buildFunctionZip, type FunctionZip } from "./function-zip.ts";
 import { cognitoPool } from "./resources/api-authorizer.ts";
 import { ensureApiGatewayAccount, removeApiGatewayAccount } from "./resources/api-gateway-account.ts";
+import { findDistribution } from "./resources/cdn-distribution.ts";
+import { currentCdnSettings } from "./resources/cdn-function-settings.ts";
 import { ensureBucketNotification, removeBucketNotification } from "./resources/bucket-notification.ts";
 import { ensureFunctionBoundary, removeFunctionBoundary } from "./resources/function-boundary.ts";
 import { ensureImagesBucket, removeImagesBucket } from "./resources/images-bucket.ts";
@@ -39,6 +43,20 @@ export interface Built {
   endpointUrl: string;
   stageArn: string;
   apiKeyId: string;
+  /** The CDN's (cdn.enabled): the certificate and CLOUDFRONT web ACL come from their own rows when configured. */
+  cdnCertificateArn?: string;
+  cdnWebAclArn?: string;
+  cdnKeyGroupId?: string;
+  cdnPublicKeyId?: string;
+  cdnOacId?: string;
+  cdnCachePolicyId?: string;
+  cdnEdgeFunctionArn?: string;
+  cdnDistributionId?: string;
+  cdnDomain?: string;
+  cdnDistributionArn?: string;
+  /** The distribution the key, bucket and role policies were written for in this run. */
+  cdnGrantedArn?: string;
+  cdnSettings?: CdnSettings;
 }
 
 export interface RunOptions {
@@ -95,7 +113,9 @@ export const STACK: readonly StackStep[] = [
   {
     title: "images key",
     ensure: async (ctx, built) => {
-      const r = await ensureKmsKey(ctx, { roleArn: need(built, "roleArn") });
+      // An existing distribution is named in the key, bucket and role policies (CloudFront reads resized/; the function purges).
+      if (ctx.config.cdn.enabled) built.cdnGrantedArn = (await findDistribution(ctx))?.arn;
+      const r = await ensureKmsKey(ctx, { roleArn: need(built, "roleArn"), cdnDistributionArn: built.cdnGrantedArn });
       built.imagesKeyArn = r.outputs.keyArn;
       return r;
     },
@@ -119,7 +139,7 @@ export const STACK: readonly StackStep[] = [
   {
     title: "images bucket",
     ensure: async (ctx, built) => {
-      const r = await ensureImagesBucket(ctx, { keyArn: need(built, "imagesKeyArn") });
+      const r = await ensureImagesBucket(ctx, { keyArn: need(built, "imagesKeyArn"), cdnDistributionArn: built.cdnGrantedArn });
       built.imagesBucket = r.outputs.bucketName;
       return r;
     },
@@ -137,7 +157,7 @@ export const STACK: readonly StackStep[] = [
   {
     // Its inline policy names the key and bucket made above; it goes with the role.
     title: "function role policy",
-    ensure: (ctx, built) => ensureLambdaRolePolicy(ctx, { keyArn: need(built, "imagesKeyArn") }),
+    ensure: (ctx, built) => ensureLambdaRolePolicy(ctx, { keyArn: need(built, "imagesKeyArn"), cdnDistributionArn: built.cdnGrantedArn }),
   },
   {
     // Made (or kept) just before the function that carries it: KMS encrypts,
@@ -154,7 +174,8 @@ export const STACK: readonly StackStep[] = [
     ensure: async (ctx, built, options) => {
       const zip = options.zip ?? (await buildFunctionZip({ architecture: ctx.config.lambda.architecture, progress: ctx.progress }));
       built.zip = zip;
-      const r = await ensureLambdaFunction(ctx, { roleArn: need(built, "roleArn"), keyArn: need(built, "imagesKeyArn"), zip, signingSecretCiphertext: need(built, "ciphertext") });
+      const cdn = await currentCdnSettings(ctx);
+      const r = await ensureLambdaFunction(ctx, { roleArn: need(built, "roleArn"), keyArn: need(built, "imagesKeyArn"), zip, signingSecretCiphertext: need(built, "ciphertext"), ...(cdn ? { cdn } : {}) });
       built.functionArn = r.functionArn;
       return r;
     },
@@ -181,6 +202,7 @@ export const STACK: readonly StackStep[] = [
     // Deleting the API removes its methods, stage and deployments.
     remove: (ctx) => removeRestApi(ctx),
   },
+  ...CDN_STEPS,
   {
     // After the API (it protects its stage); teardown removes it before the API, as WAF asks.
     title: "per-IP rate limit",

@@ -15,6 +15,8 @@ export const NOT_FOUND = {
   // Bucket-level reads: HeadBucket has no body, so the SDK names it "NotFound".
   s3: ["NoSuchBucket", "NotFound"],
   wafv2: ["WAFNonexistentItemException"],
+  // Each CloudFront resource has its own: https://docs.aws.amazon.com/cloudfront/latest/APIReference/CommonErrors.html
+  cloudfront: ["NoSuchDistribution", "NoSuchCachePolicy", "NoSuchFunctionExists", "NoSuchOriginAccessControl", "NoSuchPublicKey", "NoSuchResource"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type Service = keyof typeof NOT_FOUND;

@@ -19,6 +19,8 @@ export const ALREADY_EXISTS: Record<Service, readonly string[]> = {
   s3: ["BucketAlreadyOwnedByYou"],
   // A web ACL of the same name in the same scope.
   wafv2: ["WAFDuplicateItemException"],
+  // Names are unique per account for these CloudFront resources; a distribution's CallerReference is (a retried create).
+  cloudfront: ["DistributionAlreadyExists", "CachePolicyAlreadyExists", "FunctionAlreadyExists", "OriginAccessControlAlreadyExists", "PublicKeyAlreadyExists", "KeyGroupAlreadyExists"],
 };
 
 export const isAlreadyExists = (e: unknown, service: Service) => ALREADY_EXISTS[service].includes(errorName(e));
