@@ -182,6 +182,9 @@ test("drift: viewers allowed plain HTTP by hand is repaired with one UpdateDistr
   const { id, config, etag } = await distributionConfig();
   const loose = { ...config, DefaultCacheBehavior: { ...config.DefaultCacheBehavior!, ViewerProtocolPolicy: "allow-all" as const } };
   await reader.cloudfront.send(new UpdateDistributionCommand({ Id: id, IfMatch: etag, DistributionConfig: loose }));
+  sent = [];
+  const planned = await deploy({ config: CDN, clients, zip: ZIP, dryRun: true, clock: virtualClock(), progress: () => {} });
+  assert.deepEqual([mutating(sent), planned.resources.find((r) => r.resource === "CloudFront distribution")?.detail], [[], "default"], "a dry run names the drift and sends nothing");
   const repaired = await run(CDN);
   assert.deepEqual(repaired.mutations, ["cloudfront:UpdateDistribution"]);
   assert.equal((await distributionConfig()).config.DefaultCacheBehavior?.ViewerProtocolPolicy, "https-only");
