@@ -60,7 +60,16 @@ async function grantDistribution(ctx: DeployContext, built: Partial<Built>, arn:
   return reports.filter((r) => r.action !== "unchanged").map((r) => `${r.resource} names it`);
 }
 
-export const CDN_STEPS: readonly StackStep[] = [
+/** A row run with the CDN off (deploy retires it instead; a direct call does the same, like the web ACL's). */
+const onlyWithCdn = (row: StackStep): StackStep => ({
+  ...row,
+  ensure: (ctx, built, options) => {
+    if (ctx.config.cdn.enabled) return row.ensure(ctx, built, options);
+    return row.remove?.(ctx, options, {}) ?? Promise.resolve({ resource: row.title, name: ctx.names.stack, action: "absent" });
+  },
+});
+
+export const CDN_STEPS: readonly StackStep[] = ([
   {
     title: "CDN signing key",
     enabled,
@@ -130,4 +139,4 @@ export const CDN_STEPS: readonly StackStep[] = [
     enabled,
     ensure: (ctx, built) => ensureCdnFunctionSettings(ctx, { settings: built.cdnSettings, signingSecretCiphertext: need(built, "ciphertext"), keyArn: need(built, "imagesKeyArn") }),
   },
-];
+] satisfies StackStep[]).map(onlyWithCdn);

@@ -152,7 +152,9 @@ export async function removeCdnSigningKey(ctx: DeployContext): Promise<StepRepor
       if (got !== undefined) await ignoreAbsent("cloudfront", () => cloudfront.send(new DeletePublicKeyCommand({ Id: key.id, IfMatch: got.ETag })));
     }, "deleting");
   }
-  if ((await storedPublicKey(ctx)) !== undefined) {
+  // The object is stored before the public key and group are made: only a stack that has them has it
+  // (a run stopped in between leaves it, encrypted, until the next deploy uses it or teardown --delete-data).
+  if (changes.changed && (await storedPublicKey(ctx)) !== undefined) {
     await changes.apply("private key object", "s3:DeleteObject", () => ctx.clients.s3.send(new DeleteObjectCommand({ Bucket: ctx.names.imagesBucket, Key: CDN_SIGNING_KEY_OBJECT })), "deleting");
   }
   if (!changes.changed) return { resource: RESOURCE, name: names.keyGroup, action: "absent" };
