@@ -5,6 +5,7 @@
 // on create and for Lambda's use of the key. Each becomes an EvalRequest for
 // the deploying identity, with the resource's own policy as moto holds it.
 import { arn, bucketArn, servicePrincipal, viaService } from "../../deploy/arns.ts";
+import { cloudFrontAuthorizations } from "./policy-calls-cloudfront.ts";
 import type { EvalRequest } from "./policy-eval.ts";
 import type { StackPolicies } from "./policy-stack.ts";
 import { refs } from "./policy-stack.ts";
@@ -116,6 +117,8 @@ export function authorizations(call: Call, p: StackPolicies, inv: Inventory): Au
       return command === "GetResources" ? [{ action: "tag:GetResources", resource: "*", context: {} }] : `no IAM mapping for tag:${command}`;
     case "wafv2":
       return wafAuthorizations(command, input, p, inv);
+    case "cloudfront":
+      return cloudFrontAuthorizations(command, input, p);
     default:
       return `no IAM mapping for ${service}:${command}`;
   }
