@@ -4,6 +4,7 @@
 // failure after the k-th one.
 import { ACMClient } from "@aws-sdk/client-acm";
 import { APIGatewayClient } from "@aws-sdk/client-api-gateway";
+import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import { CloudTrailClient } from "@aws-sdk/client-cloudtrail";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { IAMClient } from "@aws-sdk/client-iam";
@@ -35,6 +36,8 @@ export interface AwsClients {
   wafv2Cdn: WAFV2Client;
   /** cdn.hostedZoneId: the certificate's validation record and the domain's alias (a global service). */
   route53: Route53Client;
+  /** The CDN (cdn.enabled): a global service, signed for us-east-1 whatever the stack's region. */
+  cloudfront: CloudFrontClient;
 }
 
 /**
@@ -96,6 +99,7 @@ export function createClients(options: ClientOptions): AwsClients {
     acm: new ACMClient({ ...each(), region: CDN_REGION }),
     wafv2Cdn: new WAFV2Client({ ...each(), region: CDN_REGION }),
     route53: new Route53Client({ ...each(), region: CDN_REGION }),
+    cloudfront: new CloudFrontClient(each()),
   };
   const observer = options.observer;
   if (observer) {

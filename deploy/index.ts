@@ -28,6 +28,7 @@ function printOutputs(result: DeployResult, dryRun: boolean, seconds: number): v
   console.log(colour.bold(changed === 0 ? `Deployed: everything was already up to date (${took}).` : `Deployed: ${changed} resource${changed === 1 ? "" : "s"} changed (${took}).`));
   const rows: Array<[string, string]> = [
     ["API endpoint", o.endpointUrl],
+    ...(o.cdnUrl !== undefined ? ([["CDN URL", o.cdnUrl]] as Array<[string, string]>) : []),
     ["auth", o.auth === "iam" ? "iam (SigV4-signed requests, AWS_IAM)" : o.jwt !== undefined ? `jwt (bearer tokens of ${o.jwt.issuer} for ${o.jwt.audience}; ${o.jwt.authorizer === "TOKEN" ? "the function's TOKEN authorizer" : "a Cognito user pool authorizer"}; each image its uploader's)` : "apiKey (x-api-key header)"],
     ...(o.apiKeyId !== undefined ? ([["API key id", `${o.apiKeyId}${o.readApiKeyValue === undefined ? "" : " (client default; every client's: npx tsx keys/index.ts list)"}`]] as Array<[string, string]>) : []),
     ...(o.readApiKeyValue !== undefined ? ([["read the key", o.readApiKeyValue]] as Array<[string, string]>) : []),

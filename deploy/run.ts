@@ -42,6 +42,8 @@ export interface DeployOutputs {
   clientPolicy?: PolicyDocument;
   /** "jwt" mode only: whose tokens the API takes, and which authorizer checks them. */
   jwt?: { issuer: string; audience: string; authorizer: "TOKEN" | "COGNITO_USER_POOLS" };
+  /** cdn.enabled: the base of the public image URLs (the distribution's domain, or cdn.domain once it serves it). */
+  cdnUrl?: string;
   imagesBucket: string;
   trailBucket: string;
   functionName: string;
@@ -99,6 +101,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       endpointUrl: built.endpointUrl!,
       auth: ctx.config.auth,
       ...modeOutputs(ctx, built, options.awsCliOptions),
+      ...(built.cdnSettings ? { cdnUrl: built.cdnSettings.url } : {}),
       imagesBucket: ctx.names.imagesBucket,
       trailBucket: ctx.names.trailBucket,
       functionName: ctx.names.functionName,

@@ -5,12 +5,14 @@
 // says why (enabled returns the reason); deploy then runs its remove instead,
 // so turning a feature off retires what an earlier deploy made.
 import type { Config } from "../config/schema.ts";
+import type { CdnSettings } from "../function/cdn/cdn-env.ts";
+import { CDN_STEPS } from "./cdn-stack.ts";
 import type { DeployContext, StepReport } from "./context.ts";
 import { buildFunctionZip, type FunctionZip } from "./function-zip.ts";
 import { cognitoPool } from "./resources/api-authorizer.ts";
 import { ensureApiGatewayAccount, removeApiGatewayAccount } from "./resources/api-gateway-account.ts";
-import { ensureCdnCertificate, removeCdnCertificate } from "./resources/cdn-certificate.ts";
-import { ensureCdnWebAcl, removeCdnWebAcl } from "./resources/cdn-web-acl.ts";
+import { findDistribution } from "./resources/cdn-distribution.ts";
+import { currentCdnSettings } from "./resources/cdn-function-settings.ts";
 import { ensureBucketNotification, removeBucketNotification } from "./resources/bucket-notification.ts";
 import { ensureFunctionBoundary, removeFunctionBoundary } from "./resources/function-boundary.ts";
 import { ensureImagesBucket, removeImagesBucket } from "./resources/images-bucket.ts";
@@ -45,6 +47,18 @@ export interface Built {
   cdnCertificateArn?: string;
   /** cdn.rateLimitPerIp: the CLOUDFRONT web ACL the distribution names in its WebACLId. */
   cdnWebAclArn?: string;
+  /** The CDN (cdn.enabled): what its rows made, for the rows after them and the outputs. */
+  cdnKeyGroupId?: string;
+  cdnPublicKeyId?: string;
+  cdnOacId?: string;
+  cdnCachePolicyId?: string;
+  cdnEdgeFunctionArn?: string;
+  cdnDistributionId?: string;
+  cdnDomain?: string;
+  cdnDistributionArn?: string;
+  /** The distribution the key, bucket and role policies were written for in this run. */
+  cdnGrantedArn?: string;
+  cdnSettings?: CdnSettings;
 }
 
 export interface RunOptions {
@@ -101,7 +115,9 @@ export const STACK: readonly StackStep[] = [
   {
     title: "images key",
     ensure: async (ctx, built) => {
-      const r = await ensureKmsKey(ctx, { roleArn: need(built, "roleArn") });
+      // An existing distribution is named in the key, bucket and role policies (CloudFront reads resized/; the function purges).
+      if (ctx.config.cdn.enabled) built.cdnGrantedArn = (await findDistribution(ctx))?.arn;
+      const r = await ensureKmsKey(ctx, { roleArn: need(built, "roleArn"), cdnDistributionArn: built.cdnGrantedArn });
       built.imagesKeyArn = r.outputs.keyArn;
       return r;
     },
@@ -125,7 +141,7 @@ export const STACK: readonly StackStep[] = [
   {
     title: "images bucket",
     ensure: async (ctx, built) => {
-      const r = await ensureImagesBucket(ctx, { keyArn: need(built, "imagesKeyArn") });
+      const r = await ensureImagesBucket(ctx, { keyArn: need(built, "imagesKeyArn"), cdnDistributionArn: built.cdnGrantedArn });
       built.imagesBucket = r.outputs.bucketName;
       return r;
     },
@@ -143,7 +159,7 @@ export const STACK: readonly StackStep[] = [
   {
     // Its inline policy names the key and bucket made above; it goes with the role.
     title: "function role policy",
-    ensure: (ctx, built) => ensureLambdaRolePolicy(ctx, { keyArn: need(built, "imagesKeyArn") }),
+    ensure: (ctx, built) => ensureLambdaRolePolicy(ctx, { keyArn: need(built, "imagesKeyArn"), cdnDistributionArn: built.cdnGrantedArn }),
   },
   {
     // Made (or kept) just before the function that carries it: KMS encrypts,
@@ -160,7 +176,8 @@ export const STACK: readonly StackStep[] = [
     ensure: async (ctx, built, options) => {
       const zip = options.zip ?? (await buildFunctionZip({ architecture: ctx.config.lambda.architecture, progress: ctx.progress }));
       built.zip = zip;
-      const r = await ensureLambdaFunction(ctx, { roleArn: need(built, "roleArn"), keyArn: need(built, "imagesKeyArn"), zip, signingSecretCiphertext: need(built, "ciphertext") });
+      const cdn = await currentCdnSettings(ctx);
+      const r = await ensureLambdaFunction(ctx, { roleArn: need(built, "roleArn"), keyArn: need(built, "imagesKeyArn"), zip, signingSecretCiphertext: need(built, "ciphertext"), ...(cdn ? { cdn } : {}) });
       built.functionArn = r.functionArn;
       return r;
     },
@@ -187,35 +204,13 @@ export const STACK: readonly StackStep[] = [
     // Deleting the API removes its methods, stage and deployments.
     remove: (ctx) => removeRestApi(ctx),
   },
+  ...CDN_STEPS,
   {
     // After the API (it protects its stage); teardown removes it before the API, as WAF asks.
     title: "per-IP rate limit",
     enabled: (config) => config.api.rateLimitPerIp !== undefined || "api.rateLimitPerIp is not set",
     ensure: (ctx, built) => ensureWebAcl(ctx, { stageArn: need(built, "stageArn") }),
     remove: (ctx) => removeWebAcl(ctx),
-  },
-  {
-    // In us-east-1, for the distribution (a later step); teardown deletes it after the distribution,
-    // which CloudFront requires (a certificate in use cannot be deleted).
-    title: "CDN certificate",
-    enabled: (config) => (!config.cdn.enabled ? "cdn.enabled is false" : config.cdn.domain !== undefined || "cdn.domain is not set"),
-    ensure: async (ctx, built) => {
-      const r = await ensureCdnCertificate(ctx);
-      if (r.certificateArn !== undefined) built.cdnCertificateArn = r.certificateArn;
-      return r;
-    },
-    remove: (ctx) => removeCdnCertificate(ctx),
-  },
-  {
-    // Scope CLOUDFRONT: the distribution names it (WebACLId), so teardown deletes it after the distribution.
-    title: "CDN rate limit",
-    enabled: (config) => (!config.cdn.enabled ? "cdn.enabled is false" : config.cdn.rateLimitPerIp !== undefined || "cdn.rateLimitPerIp is not set"),
-    ensure: async (ctx, built) => {
-      const r = await ensureCdnWebAcl(ctx);
-      if (r.webAclArn !== undefined) built.cdnWebAclArn = r.webAclArn;
-      return r;
-    },
-    remove: (ctx) => removeCdnWebAcl(ctx),
   },
   {
     // The function's resource policy goes with the function.

@@ -44,3 +44,21 @@ export function trailBucketStatements(ctx: NamedScope): PolicyStatement[] {
     },
   ];
 }
+
+/**
+ * The CDN's bucket origin (Origin Access Control): CloudFront may read
+ * variants under resized/ only, and only for this stack's distribution
+ * (aws:SourceArn), so neither another distribution nor anyone else reads the
+ * bucket around the CDN; originals/ and system/ stay private.
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html
+ */
+export function cdnBucketStatement(ctx: Pick<DeployContext, "partition">, bucket: string, resizedPrefix: string, distributionArn: string): PolicyStatement {
+  return {
+    Sid: "CloudFrontReadsVariants",
+    Effect: "Allow",
+    Principal: { Service: servicePrincipal("cloudfront") },
+    Action: "s3:GetObject",
+    Resource: `${bucketArn(ctx, bucket)}/${resizedPrefix}*`,
+    Condition: { StringEquals: { "AWS:SourceArn": distributionArn } },
+  };
+}

@@ -2,10 +2,10 @@
 // inline policy naming exactly the objects, key and log group the handler
 // uses, and the permissions boundary that caps the role whatever policy it is
 // later given. Pure, for the deploy, the policy-engine tests and the audit.
-import { FAILED_EVENTS_PREFIX, ORIGINALS_PREFIX, RESIZED_PREFIX, UPLOADS_PREFIX } from "../../function/storage/key-layout.ts";
+import { CDN_SIGNING_KEY_OBJECT, FAILED_EVENTS_PREFIX, ORIGINALS_PREFIX, RESIZED_PREFIX, UPLOADS_PREFIX } from "../../function/storage/key-layout.ts";
 import { arn, bucketArn, servicePrincipal, viaService, type NamedScope } from "../arns.ts";
 import type { PolicyDocument, PolicyStatement } from "./document.ts";
-import { signingSecretCondition } from "./key-policy.ts";
+import { cdnSigningKeyCondition, signingSecretCondition } from "./key-policy.ts";
 
 export const lambdaTrustPolicy = (): PolicyDocument => ({
   Version: "2012-10-17",
@@ -105,8 +105,22 @@ function keyStatements(ctx: NamedScope, keys: string): PolicyStatement[] {
  * wildcard action and no "*" resource. The images key's uses are granted by
  * the key policy, which names the role; a copy here would grant nothing more.
  */
-export function lambdaRolePolicy(ctx: NamedScope, _deps: { keyArn: string }): PolicyDocument {
-  return { Version: "2012-10-17", Statement: functionStatements(ctx) };
+export function lambdaRolePolicy(ctx: NamedScope, deps: { keyArn: string; cdnDistributionArn?: string }): PolicyDocument {
+  const cdn = deps.cdnDistributionArn === undefined ? [] : cdnStatements(ctx, deps.cdnDistributionArn);
+  return { Version: "2012-10-17", Statement: [...functionStatements(ctx), ...cdn] };
+}
+
+/**
+ * cdn.enabled: purge an image's paths in this distribution only (DELETE
+ * /images/{id}), and read the KMS-encrypted URL-signing key (decrypted
+ * through the key policy, with its context).
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudfront.html
+ */
+function cdnStatements(ctx: NamedScope, distributionArn: string): PolicyStatement[] {
+  return [
+    { Sid: "PurgeImagesAtCdn", Effect: "Allow", Action: "cloudfront:CreateInvalidation", Resource: distributionArn },
+    { Sid: "ReadCdnSigningKey", Effect: "Allow", Action: "s3:GetObject", Resource: `${bucketArn(ctx, ctx.names.imagesBucket)}/${CDN_SIGNING_KEY_OBJECT}` },
+  ];
 }
 
 /**
@@ -119,13 +133,21 @@ export function lambdaRolePolicy(ctx: NamedScope, _deps: { keyArn: string }): Po
  * explicit deny also stops a bucket policy that names the role's session.
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
  */
-export function functionBoundaryPolicy(ctx: NamedScope): PolicyDocument {
+export function functionBoundaryPolicy(ctx: NamedScope, opts: { cdn?: boolean } = {}): PolicyDocument {
   const trailBucket = bucketArn(ctx, ctx.names.trailBucket);
+  // The distribution's id is not known before it exists: any of the account's (the role policy names the one).
+  const cdn = opts.cdn
+    ? [
+        ...cdnStatements(ctx, `arn:${ctx.partition}:cloudfront::${ctx.account}:distribution/*`),
+        { Sid: "DecryptCdnSigningKey", Effect: "Allow" as const, Action: "kms:Decrypt", Resource: arn(ctx, "kms", "key/*"), Condition: cdnSigningKeyCondition() },
+      ]
+    : [];
   return {
     Version: "2012-10-17",
     Statement: [
       ...functionStatements(ctx),
       ...keyStatements(ctx, arn(ctx, "kms", "key/*")),
+      ...cdn,
       { Sid: "NeverTheAuditTrail", Effect: "Deny", Action: "s3:*", Resource: [trailBucket, `${trailBucket}/*`] },
     ],
   };

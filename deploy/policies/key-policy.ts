@@ -3,6 +3,8 @@
 // files and the trail bucket). Who may administer each key and who may use it,
 // and for what. Pure, for the deploy, the policy-engine tests and the audit.
 import { SIGNING_SECRET_CONTEXT } from "../../config/runtime-env.ts";
+import { CDN_SIGNING_KEY_CONTEXT } from "../../function/cdn/cdn-env.ts";
+import { CDN_SIGNING_KEY_OBJECT } from "../../function/storage/key-layout.ts";
 import { accountRoot, bucketArn, servicePrincipal, trailArn, viaService, type NamedScope } from "../arns.ts";
 import type { PolicyDocument, PolicyStatement } from "./document.ts";
 
@@ -12,6 +14,11 @@ import type { PolicyDocument, PolicyStatement } from "./document.ts";
  */
 export const signingSecretCondition = (): Record<string, Record<string, string>> => ({
   StringEquals: Object.fromEntries(Object.entries(SIGNING_SECRET_CONTEXT).map(([k, v]) => [`kms:EncryptionContext:${k}`, v])),
+});
+
+/** The CDN URL-signing key's encryption context as a condition (like the URL-signing secret's). */
+export const cdnSigningKeyCondition = (): Record<string, Record<string, string>> => ({
+  StringEquals: Object.fromEntries(Object.entries(CDN_SIGNING_KEY_CONTEXT).map(([k, v]) => [`kms:EncryptionContext:${k}`, v])),
 });
 
 /**
@@ -57,7 +64,7 @@ const callerAccount = (ctx: NamedScope) => ({ "kms:CallerAccount": ctx.account }
  * allows) encrypt the secret and let Lambda use the key for the function's
  * environment, and nothing more.
  */
-export function imagesKeyPolicy(ctx: NamedScope, deps: { roleArn: string }): PolicyDocument {
+export function imagesKeyPolicy(ctx: NamedScope, deps: { roleArn: string; cdn?: CdnKeyUse }): PolicyDocument {
   const bucket = bucketArn(ctx, ctx.names.imagesBucket);
   const role = { AWS: deps.roleArn };
   const root = { AWS: accountRoot(ctx) };
@@ -127,8 +134,61 @@ export function imagesKeyPolicy(ctx: NamedScope, deps: { roleArn: string }): Pol
         Resource: "*",
         Condition: { StringEquals: { ...signingSecretCondition().StringEquals, ...callerAccount(ctx) } },
       },
+      ...(deps.cdn ? cdnKeyStatements(ctx, { role: deps.roleArn, ...deps.cdn }) : []),
     ],
   };
+}
+
+/** With cdn.enabled: the distribution, once it exists (its ARN is known only then). */
+export interface CdnKeyUse {
+  distributionArn?: string;
+}
+
+/**
+ * cdn.enabled: the deployer encrypts the URL-signing private key (its context
+ * only) and stores it in the bucket (S3 asks for a data key: the bucket key's
+ * context is the bucket); the function decrypts it (that context only);
+ * CloudFront decrypts variants it reads through Origin Access Control, for
+ * this distribution only.
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html#create-oac-overview-s3 (SSE-KMS)
+ */
+function cdnKeyStatements(ctx: NamedScope, cdn: CdnKeyUse & { role: string }): PolicyStatement[] {
+  const bucket = bucketArn(ctx, ctx.names.imagesBucket);
+  const root = { AWS: accountRoot(ctx) };
+  return [
+    { Sid: "FunctionDecryptsCdnSigningKey", Effect: "Allow", Principal: { AWS: cdn.role }, Action: "kms:Decrypt", Resource: "*", Condition: cdnSigningKeyCondition() },
+    {
+      Sid: "DeployerEncryptsCdnSigningKey",
+      Effect: "Allow",
+      Principal: root,
+      Action: "kms:Encrypt",
+      Resource: "*",
+      Condition: { StringEquals: { ...cdnSigningKeyCondition().StringEquals, ...callerAccount(ctx) } },
+    },
+    {
+      Sid: "DeployerStoresCdnSigningKey",
+      Effect: "Allow",
+      Principal: root,
+      Action: "kms:GenerateDataKey",
+      Resource: "*",
+      Condition: {
+        StringEquals: { "kms:ViaService": viaService(ctx, "s3"), ...callerAccount(ctx) },
+        StringLike: { "kms:EncryptionContext:aws:s3:arn": [bucket, `${bucket}/${CDN_SIGNING_KEY_OBJECT}`] },
+      },
+    },
+    ...(cdn.distributionArn === undefined
+      ? []
+      : [
+          {
+            Sid: "CloudFrontDecryptsVariants",
+            Effect: "Allow" as const,
+            Principal: { Service: servicePrincipal("cloudfront") },
+            Action: "kms:Decrypt",
+            Resource: "*",
+            Condition: { StringEquals: { "AWS:SourceArn": cdn.distributionArn } },
+          },
+        ]),
+  ];
 }
 
 /**

@@ -32,7 +32,7 @@ export async function ensureFunctionBoundary(ctx: DeployContext): Promise<Bounda
   const { iam } = ctx.clients;
   const name = ctx.names.boundaryPolicy;
   const PolicyArn = boundaryPolicyArn(ctx);
-  const desired = functionBoundaryPolicy(ctx);
+  const desired = functionBoundaryPolicy(ctx, { cdn: ctx.config.cdn.enabled });
   const changes = new Changes(ctx, RESOURCE, name);
   const outputs = { boundaryArn: PolicyArn };
 

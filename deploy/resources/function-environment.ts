@@ -6,12 +6,14 @@
 // checked here, before any call, with what to shorten.
 import { BUCKET_ENV, runtimeSettingsOf, SETTINGS_ENV, settingsToEnv, SIGNING_SECRET_ENV } from "../../config/runtime-env.ts";
 import { jwtSettingsToEnv } from "../../function/auth/authorizer-env.ts";
+import { cdnSettingsToEnv, type CdnSettings } from "../../function/cdn/cdn-env.ts";
 import type { DeployContext } from "../context.ts";
 import { DeployError } from "../errors.ts";
 
 export const ENVIRONMENT_LIMIT_BYTES = 4096;
 
-export function functionEnvironment(ctx: DeployContext, signingSecretCiphertext: string): Record<string, string> {
+/** cdn: the distribution's settings once it exists (cdn-function-settings.ts), so a redeploy sends the same environment. */
+export function functionEnvironment(ctx: DeployContext, signingSecretCiphertext: string, cdn?: CdnSettings): Record<string, string> {
   const variables = {
     [BUCKET_ENV]: ctx.names.imagesBucket,
     [SETTINGS_ENV]: settingsToEnv(runtimeSettingsOf(ctx.config)),
@@ -22,6 +24,7 @@ export function functionEnvironment(ctx: DeployContext, signingSecretCiphertext:
     MALLOC_ARENA_MAX: "2",
     // auth "jwt": the authorizer's settings, which the handler reads too (the scopes, and that images have owners).
     ...(ctx.config.auth === "jwt" && ctx.config.jwt !== undefined ? jwtSettingsToEnv(ctx.config.jwt) : {}),
+    ...(ctx.config.cdn.enabled && cdn !== undefined ? cdnSettingsToEnv(cdn) : {}),
   };
   const measured = Buffer.byteLength(JSON.stringify(variables));
   if (measured > ENVIRONMENT_LIMIT_BYTES) {

@@ -6,7 +6,9 @@
 // large variant), so it carries the configured origins' CORS rule, and an
 // upload nobody checked within a day expires.
 import { imagesBucketCorsRules } from "../../config/bucket-cors.ts";
+import { RESIZED_PREFIX } from "../../function/storage/key-layout.ts";
 import type { DeployContext, StepReport } from "../context.ts";
+import { cdnBucketStatement } from "../policies/bucket-policies.ts";
 import { bucketHasData, ensureHardenedBucket, removeHardenedBucket, type BucketReport } from "./bucket-hardening.ts";
 
 export { bucketHasData };
@@ -23,7 +25,8 @@ export const EXPIRE_UNCHECKED_UPLOADS = {
   Expiration: { Days: 1 },
 };
 
-export function ensureImagesBucket(ctx: DeployContext, deps: { keyArn: string }): Promise<BucketReport> {
+/** cdnDistributionArn: the CDN reads resized/ through Origin Access Control (cdn-distribution.ts). */
+export function ensureImagesBucket(ctx: DeployContext, deps: { keyArn: string; cdnDistributionArn?: string }): Promise<BucketReport> {
   return ensureHardenedBucket(ctx, {
     resource: RESOURCE,
     bucket: ctx.names.imagesBucket,
@@ -31,6 +34,7 @@ export function ensureImagesBucket(ctx: DeployContext, deps: { keyArn: string })
     bucketKey: true,
     lifecycleRules: [EXPIRE_UNCHECKED_UPLOADS],
     cors: imagesBucketCorsRules(ctx.config.cors.origins),
+    ...(deps.cdnDistributionArn ? { extraStatements: [cdnBucketStatement(ctx, ctx.names.imagesBucket, RESIZED_PREFIX, deps.cdnDistributionArn)] } : {}),
   });
 }
 

@@ -39,11 +39,11 @@ export interface KeySpec extends KeyIdentity {
   policy: PolicyDocument;
 }
 
-export const imagesKey = (ctx: DeployContext, deps: { roleArn: string }): KeySpec => ({
+export const imagesKey = (ctx: DeployContext, deps: { roleArn: string; cdnDistributionArn?: string }): KeySpec => ({
   alias: ctx.names.kmsAlias,
   purpose: "images",
   description: `imgapi ${ctx.names.stack}: images, the function's environment and its URL-signing secret`,
-  policy: imagesKeyPolicy(ctx, deps),
+  policy: imagesKeyPolicy(ctx, { roleArn: deps.roleArn, ...(ctx.config.cdn.enabled ? { cdn: { distributionArn: deps.cdnDistributionArn } } : {}) }),
 });
 
 /** A key of its own for the audit logs: whoever may use the images key gains nothing on them, and an auditor reading logs nothing on images. */
@@ -165,7 +165,7 @@ async function scheduleDeletion(ctx: DeployContext, changes: Changes, key: Meta,
     ctx.clients.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: KEY_DELETION_WINDOW_DAYS })), "scheduling the deletion of");
 }
 
-export const ensureKmsKey = (ctx: DeployContext, deps: { roleArn: string }) => ensureKey(ctx, imagesKey(ctx, deps));
+export const ensureKmsKey = (ctx: DeployContext, deps: { roleArn: string; cdnDistributionArn?: string }) => ensureKey(ctx, imagesKey(ctx, deps));
 export const ensureAuditKey = (ctx: DeployContext) => ensureKey(ctx, auditKey(ctx));
 
 /**

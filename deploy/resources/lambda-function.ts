@@ -16,6 +16,7 @@ import {
   type Runtime,
 } from "@aws-sdk/client-lambda";
 import { functionArn as plannedArn } from "../arns.ts";
+import type { CdnSettings } from "../../function/cdn/cdn-env.ts";
 import type { DeployContext, StepReport } from "../context.ts";
 import { DeployError, step } from "../errors.ts";
 import type { FunctionZip } from "../function-zip.ts";
@@ -34,6 +35,8 @@ export interface LambdaFunctionDeps {
   zip: Pick<FunctionZip, "bytes" | "sha256Base64"> & Partial<Pick<FunctionZip, "architecture">>;
   /** The URL-signing secret, KMS-encrypted and base64 (signing-secret.ts); never the plaintext. */
   signingSecretCiphertext: string;
+  /** The CDN's settings when a distribution exists (cdn-function-settings.ts). */
+  cdn?: CdnSettings;
 }
 
 interface Desired {
@@ -57,7 +60,7 @@ function desiredOf(ctx: DeployContext, deps: LambdaFunctionDeps): Desired {
     Role: deps.roleArn,
     MemorySize: lambda.memoryMb,
     Timeout: lambda.timeoutSeconds,
-    Environment: { Variables: functionEnvironment(ctx, deps.signingSecretCiphertext) },
+    Environment: { Variables: functionEnvironment(ctx, deps.signingSecretCiphertext, deps.cdn) },
     KMSKeyArn: deps.keyArn,
     LoggingConfig: { LogGroup: ctx.names.functionLogGroup },
   };

@@ -80,7 +80,7 @@ export type LambdaRolePolicyReport = StepReport & { outputs: { policyName: strin
  * The role's one inline policy. Any other inline or attached managed policy is
  * drift (it would widen what the function may do) and is removed.
  */
-export async function ensureLambdaRolePolicy(ctx: DeployContext, deps: { keyArn: string }): Promise<LambdaRolePolicyReport> {
+export async function ensureLambdaRolePolicy(ctx: DeployContext, deps: { keyArn: string; cdnDistributionArn?: string }): Promise<LambdaRolePolicyReport> {
   const { iam } = ctx.clients;
   const roleName = ctx.names.roleName;
   const policyName = lambdaRolePolicyName(ctx);

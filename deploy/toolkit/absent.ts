@@ -18,6 +18,8 @@ export const NOT_FOUND = {
   acm: ["ResourceNotFoundException"],
   // The hosted zone itself; a missing record is no error for a read (ListResourceRecordSets starts at a name).
   route53: ["NoSuchHostedZone"],
+  // Each CloudFront resource has its own: https://docs.aws.amazon.com/cloudfront/latest/APIReference/CommonErrors.html
+  cloudfront: ["NoSuchDistribution", "NoSuchCachePolicy", "NoSuchFunctionExists", "NoSuchOriginAccessControl", "NoSuchPublicKey", "NoSuchResource"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type Service = keyof typeof NOT_FOUND;

@@ -23,6 +23,8 @@ export const ALREADY_EXISTS: Record<Service, readonly string[]> = {
   acm: [],
   // Records are written with UPSERT, which cannot collide.
   route53: [],
+  // Names are unique per account for these CloudFront resources; a distribution's CallerReference is (a retried create).
+  cloudfront: ["DistributionAlreadyExists", "CachePolicyAlreadyExists", "FunctionAlreadyExists", "OriginAccessControlAlreadyExists", "PublicKeyAlreadyExists", "KeyGroupAlreadyExists"],
 };
 
 export const isAlreadyExists = (e: unknown, service: Service) => ALREADY_EXISTS[service].includes(errorName(e));

@@ -95,6 +95,23 @@ async function apiGatewayRead(req: ProxiedRequest, path: string): Promise<{ stat
 /** Calls moto 5 does not implement (it answers 404 HTML), or fails on with a 500 where AWS answers an error, answered as AWS documents them. */
 export const MOTO_GAPS: FaultRule[] = [
   {
+    // moto has no cache policies (nor CloudFront Functions, below): an account
+    // without any has none to list. Deploy lists them to retire the CDN's
+    // (cdn.enabled false); test/support/aws-rules/cloudfront.ts emulates them.
+    // https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ListCachePolicies.html
+    name: "moto gap: cloudfront ListCachePolicies",
+    match: { service: "cloudfront", method: "GET", path: /^\/2020-05-31\/cache-policy$/ },
+    fault: { kind: "respond", status: 200, headers: { "Content-Type": "text/xml" }, body: '<?xml version="1.0" encoding="UTF-8"?>\n<CachePolicyList xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><MaxItems>100</MaxItems><Quantity>0</Quantity></CachePolicyList>' },
+    times: Infinity,
+  },
+  {
+    // https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_DescribeFunction.html
+    name: "moto gap: cloudfront DescribeFunction",
+    match: { service: "cloudfront", method: "GET", path: /^\/2020-05-31\/function\/[^/]+\/describe$/ },
+    fault: { kind: "respond", status: 404, headers: { "Content-Type": "text/xml" }, body: '<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Error><Type>Sender</Type><Code>NoSuchFunctionExists</Code><Message>The function does not exist.</Message></Error><RequestId>moto-gap</RequestId></ErrorResponse>' },
+    times: Infinity,
+  },
+  {
     name: "moto gap: lambda GetAccountSettings",
     match: { service: "lambda", method: "GET", path: /^\/2016-08-19\/account-settings\/?$/ },
     fault: {

@@ -5,6 +5,7 @@
 // on create and for Lambda's use of the key. Each becomes an EvalRequest for
 // the deploying identity, with the resource's own policy as moto holds it.
 import { arn, bucketArn, servicePrincipal, viaService } from "../../deploy/arns.ts";
+import { cloudFrontAuthorizations } from "./policy-calls-cloudfront.ts";
 import type { EvalRequest } from "./policy-eval.ts";
 import type { StackPolicies } from "./policy-stack.ts";
 import { refs } from "./policy-stack.ts";
@@ -121,6 +122,8 @@ export function authorizations(call: Call, p: StackPolicies, inv: Inventory): Au
     case "route53":
     case "wafv2Cdn":
       return cdnAuthorizations(service, command, input, p, inv);
+    case "cloudfront":
+      return cloudFrontAuthorizations(command, input, p);
     default:
       return `no IAM mapping for ${service}:${command}`;
   }
