@@ -27,7 +27,7 @@ const ACCOUNT = "123456789012"; // moto's
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8"));
 const config = parseConfig(example);
 const names = resourceNames(config.stackName, ACCOUNT, MOTO_REGION);
-const deployerPolicy = ["deployer-policy.json", "deployer-policy-services.json"].map((f) => readFileSync(new URL(`../deploy/${f}`, import.meta.url), "utf8")).join("\n");
+const deployerPolicy = ["deployer-policy.json", "deployer-policy-services.json", "deployer-policy-cdn.json"].map((f) => readFileSync(new URL(`../deploy/${f}`, import.meta.url), "utf8")).join("\n");
 
 const ZIP = fakeZip();
 

@@ -91,8 +91,8 @@ describe("the commands of README.md and docs/", () => {
       const aws = `aws() { printf '%s\\n' "$*" >> aws-calls.txt; local doc=\${@: -1}; node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "\${doc#file://}"; }`;
       await promisify(execFile)("bash", ["-c", `set -euo pipefail\n${aws}\n${loop.text}`], { cwd: dir });
       const calls = readFileSync(join(dir, "aws-calls.txt"), "utf8").trim().split("\n");
-      assert.deepEqual(calls, ["deployer-policy", "deployer-policy-services"].map((f) => `iam create-policy --policy-name imgapi-dev-${f} --policy-document file://${f}.json`));
-      for (const f of ["deployer-policy", "deployer-policy-services"]) {
+      assert.deepEqual(calls, ["deployer-policy", "deployer-policy-services", "deployer-policy-cdn"].map((f) => `iam create-policy --policy-name imgapi-dev-${f} --policy-document file://${f}.json`));
+      for (const f of ["deployer-policy", "deployer-policy-services", "deployer-policy-cdn"]) {
         const text = readFileSync(join(dir, `${f}.json`), "utf8");
         assert.doesNotMatch(text, /STACK|ACCOUNT_ID|PARTITION/, `${f}.json has no placeholder left`);
         assert.match(text, /"arn:aws:[^"]*123456789012:[^"]*imgapi-dev/, `${f}.json names the partition, the account and the stack`);

@@ -16,7 +16,7 @@ export interface StackDocuments {
   auditKey: PolicyDocument;
   imagesBucket: PolicyDocument;
   trailBucket: PolicyDocument;
-  /** The deployer's managed policies (deploy/deployer-policy.json and deploy/deployer-policy-services.json). */
+  /** The deployer's managed policies (deploy/deployer-policy.json, deployer-policy-services.json and deployer-policy-cdn.json). */
   deployer: PolicyDocument[];
   role: PolicyDocument;
   boundary: PolicyDocument;
@@ -32,7 +32,7 @@ export interface StackPolicies {
   docs: StackDocuments;
 }
 
-export const DEPLOYER_POLICY_FILES = ["deploy/deployer-policy.json", "deploy/deployer-policy-services.json"] as const;
+export const DEPLOYER_POLICY_FILES = ["deploy/deployer-policy.json", "deploy/deployer-policy-services.json", "deploy/deployer-policy-cdn.json"] as const;
 const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** A deployer policy file with its placeholders filled, as README tells a user to. */
