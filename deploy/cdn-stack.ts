@@ -69,8 +69,9 @@ async function grantDistribution(ctx: DeployContext, built: Partial<Built>, arn:
  * reports "kept" while it still names them, and the run after the
  * distribution's update finishes it.
  */
-function afterDistributionIfItGoes(ctx: DeployContext, removed: Removed, title: string, remove: () => Promise<StepReport>): Promise<StepReport> {
-  if (ctx.config.cdn.enabled && removed[DISTRIBUTION] === undefined) return remove();
+function afterDistributionIfItGoes(ctx: DeployContext, removed: Removed, title: string, configured: boolean, remove: () => Promise<StepReport>): Promise<StepReport> {
+  // Not configured: the distribution never named it, and the removal finds nothing or a leftover.
+  if (!configured || (ctx.config.cdn.enabled && removed[DISTRIBUTION] === undefined)) return remove();
   return afterDistribution(ctx, removed, title, remove);
 }
 
@@ -94,7 +95,7 @@ export const CDN_STEPS: readonly StackStep[] = ([
       return r;
     },
     // Its validation and alias records go with it.
-    remove: (ctx, _o, removed) => afterDistributionIfItGoes(ctx, removed, "CDN certificate", () => removeCdnCertificate(ctx)),
+    remove: (ctx, _o, removed) => afterDistributionIfItGoes(ctx, removed, "CDN certificate", ctx.config.cdn.domain !== undefined, () => removeCdnCertificate(ctx)),
   },
   {
     // Scope CLOUDFRONT: the distribution names it (WebACLId); no association call.
@@ -105,7 +106,7 @@ export const CDN_STEPS: readonly StackStep[] = ([
       if (r.webAclArn !== undefined) built.cdnWebAclArn = r.webAclArn;
       return r;
     },
-    remove: (ctx, _o, removed) => afterDistributionIfItGoes(ctx, removed, "CDN rate limit", () => removeCdnWebAcl(ctx)),
+    remove: (ctx, _o, removed) => afterDistributionIfItGoes(ctx, removed, "CDN rate limit", ctx.config.cdn.rateLimitPerIp !== undefined, () => removeCdnWebAcl(ctx)),
   },
   {
     title: "CDN signing key",
