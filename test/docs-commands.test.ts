@@ -3,11 +3,10 @@
 // each deploy, teardown and reprocess command line is parsed by that command's
 // own flag parser (a renamed or removed flag fails here); npm commands name
 // scripts package.json has; the deployer-policy loop runs with a stand-in for
-// the AWS CLI. Deploy and teardown themselves run against moto, with the same
-// flags, in test/deploy-cli.test.ts ("config.example.json against moto"):
-// running them again here would double the costliest moto test for no new
-// behaviour. A command none of these covers fails, and so does a command line
-// hidden in a ```text block.
+// the AWS CLI. The deploy, keys and teardown lines then run as written against
+// moto in test/docs-moto.test.ts (the reprocess lines need the function run,
+// which moto does only in Docker). A command none of these covers fails, and
+// so does a command line hidden in a ```text block.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
