@@ -4,6 +4,7 @@
 // distribution's settings last. Teardown runs them in reverse, and so may
 // delete what the distribution used only once the distribution is gone.
 import type { DeployContext, StepReport } from "./context.ts";
+import { endpointLacksApi } from "./toolkit/index.ts";
 import { ensureCachePolicy, removeCachePolicy } from "./resources/cdn-cache-policy.ts";
 import { ensureCdnAlias, ensureCdnCertificate, removeCdnCertificate } from "./resources/cdn-certificate.ts";
 import { ensureDistribution, removeDistribution } from "./resources/cdn-distribution.ts";
@@ -83,6 +84,26 @@ const onlyWithCdn = (row: StackStep): StackStep => ({
     return row.remove?.(ctx, options, {}) ?? Promise.resolve({ resource: row.title, name: ctx.names.stack, action: "absent" });
   },
 });
+
+/**
+ * With the CDN off, a row whose API the endpoint lacks (a plain moto_server has
+ * no cache policies or CloudFront Functions) holds nothing to retire.
+ */
+const retiredOnEmulator = (row: StackStep): StackStep => {
+  const { remove } = row;
+  if (remove === undefined) return row;
+  return {
+    ...row,
+    remove: async (ctx, options, removed) => {
+      try {
+        return await remove(ctx, options, removed);
+      } catch (e) {
+        if (ctx.config.cdn.enabled || !endpointLacksApi(e)) throw e;
+        return { resource: row.title, name: ctx.names.stack, action: "absent", detail: "this endpoint does not implement its API" };
+      }
+    },
+  };
+};
 
 export const CDN_STEPS: readonly StackStep[] = ([
   {
@@ -187,4 +208,6 @@ export const CDN_STEPS: readonly StackStep[] = ([
     enabled,
     ensure: (ctx, built) => ensureCdnFunctionSettings(ctx, { settings: built.cdnSettings, signingSecretCiphertext: need(built, "ciphertext"), keyArn: need(built, "imagesKeyArn") }),
   },
-] satisfies StackStep[]).map(onlyWithCdn);
+] satisfies StackStep[])
+  .map(onlyWithCdn)
+  .map(retiredOnEmulator);

@@ -266,6 +266,21 @@ describe("deploy and teardown errors against moto", () => {
     assert.match(onAws.stderr, /AmazonAPIGatewayPushToCloudWatchLogs does not exist or is not attachable/);
   });
 
+  test("a plain moto_server without the gap layer: deploy goes past Lambda's account settings it lacks (no ceiling, said so) to the managed-policy refusal, and teardown past CloudFront's missing APIs", async () => {
+    await reset();
+    const plain = createClients({ region: MOTO_REGION, endpoint: motoUrl, credentials: MOTO_CREDENTIALS, maxAttempts: 1 });
+    try {
+      const progress: string[] = [];
+      const e = await failure(deploy({ config, clients: plain, zip: fakeZip(), progress: (m) => progress.push(m) }));
+      assert.match(String((e as Error).message), /NoSuchEntity/, "stopped at the managed policy, as a plain moto_server does, not before");
+      // Its CDN rows list cache policies and functions first, which this moto answers with a 404 page.
+      const down = await teardown({ config, clients: plain });
+      assert.ok(down.resources.some((r) => r.action === "deleted"), JSON.stringify(down.resources));
+    } finally {
+      destroyClients(plain);
+    }
+  });
+
   test("teardown --delete-data refused by moto's TLS-only deny names the command that lifts it, which then works", async () => {
     await reset();
     // The deploy stops at the logs role (as above), after the images bucket and its policy.

@@ -9,7 +9,7 @@
 import { DeleteFunctionConcurrencyCommand, GetAccountSettingsCommand, PutFunctionConcurrencyCommand } from "@aws-sdk/client-lambda";
 import type { DeployContext } from "../context.ts";
 import { DeployError, step } from "../errors.ts";
-import type { Changes } from "../toolkit/index.ts";
+import { endpointLacksApi, type Changes } from "../toolkit/index.ts";
 
 /** "auto" reserves this many when the account allows: about 20 requests a second of typical uploads, the default stage throttle. */
 export const AUTO_RESERVED_CONCURRENCY = 10;
@@ -23,11 +23,19 @@ export interface ConcurrencyPlan {
   note?: string;
 }
 
-/** How much the function may reserve, given the account and what it reserves today. */
-async function reservable(ctx: DeployContext, current: number | undefined): Promise<{ available: number; limit: number }> {
-  const settings = await step("reading the account's concurrency for", "Lambda function", ctx.names.functionName, "lambda:GetAccountSettings", () =>
-    ctx.clients.lambda.send(new GetAccountSettingsCommand({})),
-  );
+
+/** How much the function may reserve, given the account and what it reserves today; undefined when the endpoint does not say. */
+async function reservable(ctx: DeployContext, current: number | undefined): Promise<{ available: number; limit: number } | undefined> {
+  const settings = await step("reading the account's concurrency for", "Lambda function", ctx.names.functionName, "lambda:GetAccountSettings", async () => {
+    try {
+      return await ctx.clients.lambda.send(new GetAccountSettingsCommand({}));
+    } catch (e) {
+      // A plain moto_server lacks it: the quota is then unknown, and deploy goes on.
+      if (endpointLacksApi(e)) return undefined;
+      throw e;
+    }
+  });
+  if (settings === undefined) return undefined;
   const limit = settings.AccountLimit?.ConcurrentExecutions ?? 0;
   const unreserved = (settings.AccountLimit?.UnreservedConcurrentExecutions ?? 0) + (current ?? 0);
   return { available: Math.max(0, unreserved - Math.min(MIN_UNRESERVED, limit)), limit };
@@ -36,7 +44,12 @@ async function reservable(ctx: DeployContext, current: number | undefined): Prom
 export async function planConcurrency(ctx: DeployContext, current: number | undefined): Promise<ConcurrencyPlan> {
   const wanted = ctx.config.lambda.reservedConcurrency;
   if (wanted === false) return {};
-  const { available, limit } = await reservable(ctx, current);
+  const account = await reservable(ctx, current);
+  if (account === undefined) {
+    if (wanted === "auto") return { note: "no concurrency ceiling: this endpoint does not report Lambda's account settings (an emulator such as a plain moto_server)" };
+    return { reserved: wanted };
+  }
+  const { available, limit } = account;
   const quota = `the account's Lambda concurrency quota in ${ctx.region} is ${limit}`;
   const raise = "ask for more with Service Quotas (Lambda, Concurrent executions)";
   if (wanted === "auto") {
