@@ -92,6 +92,8 @@ function transientFault(r: ProxiedRequest, n: number): Fault {
     s3: [503, "SlowDown"],
     iam: [400, "Throttling"],
     sts: [400, "Throttling"],
+    cloudfront: [400, "Throttling"],
+    route53: [400, "Throttling"],
     kms: [400, "ThrottlingException"],
     logs: [400, "ThrottlingException"],
     cloudtrail: [400, "ThrottlingException"],

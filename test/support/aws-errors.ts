@@ -16,7 +16,7 @@ export function s3Error(status: number, code: string, message = code): RespondFa
   return { kind: "respond", status, body, headers: { "Content-Type": "application/xml" } };
 }
 
-/** IAM and STS (awsQuery): `<ErrorResponse><Error><Code>Throttling</Code>...`. */
+/** IAM and STS (awsQuery), CloudFront and Route 53 (REST-XML): `<ErrorResponse><Error><Code>Throttling</Code>...`. */
 export function queryError(status: number, code: string, message = code): RespondFault {
   const body = `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>${status >= 500 ? "Receiver" : "Sender"}</Type><Code>${code}</Code><Message>${xmlText(message)}</Message></Error><RequestId>fault-0000</RequestId></ErrorResponse>`;
   return { kind: "respond", status, body, headers: { "Content-Type": "text/xml" } };
@@ -40,7 +40,8 @@ export function restJsonError(status: number, code: string, message = code): Res
 /** An error in the protocol of the service a request is for. */
 export function serviceError(service: string, status: number, code: string, message = code): RespondFault {
   if (service === "s3") return s3Error(status, code, message);
-  if (service === "iam" || service === "sts") return queryError(status, code, message);
+  // CloudFront and Route 53 are REST-XML with the same <ErrorResponse><Error> document as awsQuery.
+  if (service === "iam" || service === "sts" || service === "cloudfront" || service === "route53") return queryError(status, code, message);
   if (service === "lambda" || service === "apigateway") return restJsonError(status, code, message);
   return jsonError(status, code, message);
 }
