@@ -89,11 +89,21 @@ const SYMBOL: Record<StepReport["action"], string> = {
   kept: "!",
 };
 
+/** The widest action ("would be created" in a dry run, "unchanged" otherwise) and resource type ("IAM permissions boundary"). */
+const ACTION_WIDTH = { dryRun: 16, run: 9 };
+const RESOURCE_WIDTH = 24;
+
+/**
+ * One line per step: the action first, in a column of fixed width (the
+ * actions are a known few), then the resource type, then its name, which
+ * varies with the stack (a bucket name runs to 63 characters) and so comes
+ * last with the detail, where its length moves nothing after it out of line.
+ */
 export function formatStep(report: StepReport, dryRun: boolean): string {
   const tint = report.action === "created" || report.action === "deleted" ? colour.green : report.action === "updated" || report.action === "kept" ? colour.yellow : colour.dim;
   const action = dryRun && ["created", "updated", "deleted"].includes(report.action) ? `would be ${report.action}` : report.action;
   const detail = report.detail ? colour.dim(` (${report.detail})`) : "";
-  return `${tint(SYMBOL[report.action])} ${report.resource.padEnd(22)} ${report.name.padEnd(44)} ${tint(action)}${detail}`;
+  return `${tint(SYMBOL[report.action])} ${tint(action.padEnd(dryRun ? ACTION_WIDTH.dryRun : ACTION_WIDTH.run))} ${report.resource.padEnd(RESOURCE_WIDTH)} ${report.name}${detail}`;
 }
 
 /** Progress for long steps goes to stderr, so --json stdout stays one document. */

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../config/load.ts";
 import { destroyClients } from "../deploy/aws-clients.ts";
-import { awsCliOptions, clientsFromFlags, COMMON_FLAGS, helpText, parseFlags, UsageError } from "../deploy/cli.ts";
+import { awsCliOptions, clientsFromFlags, COMMON_FLAGS, formatStep, helpText, parseFlags, UsageError } from "../deploy/cli.ts";
 import { credentialsHint } from "../deploy/errors.ts";
 
 const usage = (argv: string[]) => {
@@ -69,4 +69,17 @@ test("the commands deploy prints carry this run's --profile and --endpoint-url, 
   assert.equal(awsCliOptions({}), "");
   assert.equal(awsCliOptions({ profile: "dev", "endpoint-url": "http://127.0.0.1:5000" }), " --profile dev --endpoint-url http://127.0.0.1:5000");
   assert.equal(awsCliOptions({ profile: "it's mine" }), ` --profile 'it'\\''s mine'`);
+});
+
+test("step lines keep their columns whatever the names: the action, then the resource type, then the name", () => {
+  const lines = [
+    formatStep({ resource: "IAM permissions boundary", name: "imgapi-dev-fn-boundary", action: "created" }, false),
+    formatStep({ resource: "S3 bucket (images)", name: "a-twenty-four-char-stack-images-123456789012-ap-southeast-2", action: "unchanged", detail: "hardened" }, false),
+    formatStep({ resource: "KMS key", name: "alias/x", action: "updated" }, false),
+  ]; // not a terminal: no colour codes
+  const starts = (pattern: RegExp) => lines.map((l) => l.search(pattern));
+  assert.deepEqual(starts(/(IAM permissions boundary|S3 bucket|KMS key)/), [12, 12, 12], lines.join("\n"));
+  assert.deepEqual(starts(/(imgapi-dev-fn-boundary|a-twenty|alias\/x)/), [37, 37, 37], lines.join("\n"));
+  const dry = formatStep({ resource: "KMS key", name: "alias/x", action: "created" }, true);
+  assert.equal(dry, "+ would be created KMS key                  alias/x");
 });

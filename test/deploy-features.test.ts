@@ -559,7 +559,7 @@ describe("the CLI", () => {
 
     const human = await deployCli([...flags, "--rotate-signing-secret"]);
     assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, /URL-signing secret\s+\S+\s+updated \(rotated/);
+    assert.match(human.stdout, /^~ updated\s+URL-signing secret\s+\S+ \(rotated/m);
     assert.match(human.stderr, /\.\.\. waiting for the update of/, "progress lines were printed");
     const printed = human.stdout.slice(human.stdout.indexOf("Client policy"));
     const json = printed.slice(printed.indexOf("{"), printed.indexOf("\n  }\n") + 4);
