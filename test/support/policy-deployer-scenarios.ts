@@ -8,6 +8,7 @@ import { STACK_TAG } from "../../deploy/names.ts";
 import type { PolicyDocument } from "../../deploy/policies/document.ts";
 import type { EvalRequest } from "./policy-eval.ts";
 import type { Scenario } from "./policy-scenarios.ts";
+import { DEPLOYER_CDN_ALLOWED } from "./policy-deployer-cdn-scenarios.ts";
 import { defaultKeyPolicy, refs, type StackPolicies } from "./policy-stack.ts";
 
 const DOC = {
@@ -129,6 +130,7 @@ export const DEPLOYER_ALLOWED: Scenario[] = [
     // API Gateway authorizes it on the stage's path; the reference lists no resource type for it.
     request: (p) => ({ ...deployer(p, "apigateway:SetWebACL", apigw(p, `/restapis/${p.restApiId}/stages/prod`), stackTag(p.ctx.names.stack)), pathAuthorized: true }),
   },
+  ...DEPLOYER_CDN_ALLOWED,
 ];
 
 const grantSelf = (p: StackPolicies, base: PolicyDocument, action: string, resource: string): PolicyDocument => ({
