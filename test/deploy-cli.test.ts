@@ -2,42 +2,15 @@
 // codes, --json for scripts, and config.example.json deploying as it is, with
 // the real function zip, against moto.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { MOTO_CREDENTIALS, startMoto, type Moto } from "./support/moto.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runCli, type Ran } from "./support/cli-run.ts";
+import { startMoto, type Moto } from "./support/moto.ts";
 
 function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-        NO_COLOR: "1",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(script, args, { env });
 }
 
 const deployCli = (args: string[], env?: Record<string, string>) => runScript("deploy/index.ts", args, env);

@@ -6,7 +6,6 @@
 // parsed (test/docs-commands.test.ts): they invoke the deployed function,
 // which moto runs in Docker only.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +14,8 @@ import { DeleteBucketPolicyCommand, S3Client } from "@aws-sdk/client-s3";
 import { loadConfig } from "../config/load.ts";
 import { resourceNames } from "../deploy/names.ts";
 import { commandsOf, fencedBlocks, isShell, readmeThenLinkedDocs, ROOT, wordsOf } from "./support/doc-pages.ts";
-import { clientConfig, MOTO_CREDENTIALS, startMoto, type Moto } from "./support/moto.ts";
+import { runCli } from "./support/cli-run.ts";
+import { clientConfig, startMoto, type Moto } from "./support/moto.ts";
 
 const ORDER = ["deploy", "keys", "teardown"] as const;
 const CLI = /^(deploy|keys|teardown)\/index\.ts$/;
@@ -34,27 +34,6 @@ function docLines(): Array<{ at: string; words: string[] }> {
     }
   }
   return ORDER.flatMap((cli) => lines.filter((l) => l.cli === cli));
-}
-
-function run(words: string[], cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", ...words.slice(2)], {
-      cwd,
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-        NO_COLOR: "1",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, output }));
-  });
 }
 
 let moto: Moto;
@@ -86,7 +65,8 @@ test("every deploy, keys and teardown line of README.md and docs/ runs against m
       if (words.some((w) => w.startsWith("--delete-"))) {
         for (const Bucket of [names.imagesBucket, names.trailBucket]) await s3.send(new DeleteBucketPolicyCommand({ Bucket })).catch(() => undefined);
       }
-      const { code, output } = await run([...words, ...extra], ROOT);
+      const { code, stdout, stderr } = await runCli(words[2]!, [...words.slice(3), ...extra]);
+      const output = stdout + stderr;
       t.diagnostic(`${at}: ${words.slice(2).join(" ")} -> exit ${code}`);
       assert.equal(code, 0, `${at}: ${words.join(" ")}\n${output.slice(-3000)}`);
     }

@@ -21,6 +21,7 @@ import { deploy } from "../deploy/run.ts";
 import { teardown } from "../teardown/run.ts";
 import { fakeZip } from "./support/fake-zip.ts";
 import { serviceError, startFaultProxy, type FaultProxy } from "./support/fault-proxy.ts";
+import { runCli, runCommand } from "./support/cli-run.ts";
 import { freePort, MOTO_CREDENTIALS, MOTO_GAPS, MOTO_REGION, motoServerCommand } from "./support/moto.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -28,18 +29,8 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const ENV = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", NO_COLOR: "1", AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_MAX_ATTEMPTS: "1" };
 
 /** A CLI run to its end; the timeout makes one that should have exited (npm start would serve on) a failure, not a hang. */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...ENV, ...env }, stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-const cli = (script: string, args: string[], env?: NodeJS.ProcessEnv) => run(process.execPath, ["--import", "tsx", script, ...args], env);
+const run = (command: string, args: string[], env: NodeJS.ProcessEnv = {}) => runCommand(command, args, { env: { ...ENV, ...env }, timeout: 60_000 });
+const cli = (script: string, args: string[], env?: NodeJS.ProcessEnv) => runCli(script, args, { env: { ...ENV, ...env }, timeout: 60_000 });
 
 /** What a CLI prints on stderr and returns: reportFailure and configFromFlags as deploy and teardown call them. */
 function captured<T>(fn: () => T): { value: T; stderr: string } {
