@@ -79,6 +79,9 @@ describe("config.example.json against moto", () => {
 
     const human = await deployCli(flags);
     assert.equal(human.code, 0, human.stderr);
+    // Nothing changed: the zip is not built again (it is the slow part of a redeploy).
+    assert.match(human.stderr, /unchanged inputs, reused/);
+    assert.doesNotMatch(human.stderr, /zipping \d+ files/);
     assert.match(human.stdout, /already up to date \(in \d+\.\d s\)/);
     assert.match(human.stdout, /curl -sS/);
     assert.match(human.stdout, /x-api-key/);
