@@ -6,7 +6,6 @@
 // and prints the policy callers need; the public route has its own throttle;
 // resizeOnUpload manages notifications on uploads/ and originals/ only, the asynchronous retries, and its permission.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,13 +31,13 @@ import { ensureSigningSecret } from "../deploy/resources/signing-secret.ts";
 import { deploy, type DeployOptions } from "../deploy/run.ts";
 import { ROUTES } from "../function/routes.ts";
 import { teardown } from "../teardown/run.ts";
+import { runCli } from "./support/cli-run.ts";
 import { virtualClock } from "./support/clock.ts";
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type Moto } from "./support/moto.ts";
 import { stackState } from "./support/stack-state.ts";
 import { interruptionPoints } from "./support/interruptions.ts";
 import { fakeZip } from "./support/fake-zip.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const ACCOUNT = "123456789012"; // moto's
 const example = JSON.parse(readFileSync(new URL("../config.example.json", import.meta.url), "utf8")) as ConfigInput;
 const configOf = (patch: Partial<ConfigInput> = {}): Config => parseConfig({ ...example, ...patch });
@@ -508,26 +507,7 @@ describe("resizeOnUpload", () => {
 });
 
 describe("the CLI", () => {
-  interface Ran {
-    code: number | null;
-    stdout: string;
-    stderr: string;
-  }
-  function deployCli(args: string[]): Promise<Ran> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", "deploy/index.ts", ...args], {
-        cwd: ROOT,
-        env: { ...process.env, AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", NO_COLOR: "1" },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const deployCli = (args: string[]) => runCli("deploy/index.ts", args);
 
   test("--help explains --rotate-signing-secret", async () => {
     const help = await deployCli(["--help"]);

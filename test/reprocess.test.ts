@@ -7,7 +7,6 @@
 // finished, a refused original is reported while the run goes on, Lambda's
 // throttling is backed off, and --json is one document.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,9 +21,9 @@ import { resourceNames } from "../deploy/names.ts";
 import { startFaultProxy, restJsonError, type FaultProxy } from "./support/fault-proxy.ts";
 import { responseJson, uploadEvent } from "./support/events.ts";
 import { loadFixture } from "./support/fixtures.ts";
-import { MOTO_CREDENTIALS, MOTO_REGION, s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
+import { runCli } from "./support/cli-run.ts";
+import { MOTO_REGION, s3ClientConfig, startMoto, type Moto } from "./support/moto.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const STACK = "rp-test";
 const NAMES = resourceNames(STACK, "123456789012", MOTO_REGION); // moto's account
 const SIZES = { thumbnail: { width: 150, height: 150, fit: "cover" }, medium: { width: 400 } } as const;
@@ -98,20 +97,8 @@ interface Ran {
 }
 
 function cli(dir: string, args: string[], onSpawn?: (pid: number) => void): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "reprocess/index.ts", "--config", join(dir, "config.json"), "--state", join(dir, "state.jsonl"), "--endpoint-url", proxy.url, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", NO_COLOR: "1", IMGAPI_REPROCESS_BACKOFF_MS: "20" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    if (child.pid !== undefined) onSpawn?.(child.pid);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  const flags = ["--config", join(dir, "config.json"), "--state", join(dir, "state.jsonl"), "--endpoint-url", proxy.url, ...args];
+  return runCli("reprocess/index.ts", flags, { env: { IMGAPI_REPROCESS_BACKOFF_MS: "20" }, ...(onSpawn ? { onSpawn } : {}) });
 }
 
 interface JsonSummary {
