@@ -214,11 +214,25 @@ export const MOTO_GAPS: FaultRule[] = [
   },
 ];
 
+/**
+ * moto_server through test/support/moto_server.py: the same server, with AWS's
+ * managed policies parsed once per process rather than rebuilt at every reset
+ * (half a second of CPU per reset, and most tests reset). It runs on the
+ * Python that has moto: the .venv's, else python3 from PATH, and where that
+ * one has no moto the script runs the plain moto_server itself.
+ */
+function motoLaunch(): { command: string; args: string[] } {
+  const server = motoServerCommand();
+  const python = server === "moto_server" ? (onPath("python3") ? "python3" : undefined) : join(VENV, "bin", "python");
+  const script = join(ROOT, "test", "support", "moto_server.py");
+  return python ? { command: python, args: [script] } : { command: server, args: [] };
+}
+
 export async function startMoto(): Promise<Moto> {
-  const command = motoServerCommand();
+  const { command, args } = motoLaunch();
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn(command, ["-H", "127.0.0.1", "-p", String(port)], {
+  const child = spawn(command, [...args, "-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
     // Real accounts have the AWS-managed policies (the API Gateway logs role
     // attaches one); moto loads them only when asked.
