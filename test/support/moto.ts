@@ -215,9 +215,10 @@ export const MOTO_GAPS: FaultRule[] = [
 ];
 
 /**
- * moto_server through test/support/moto_server.py: the same server, with AWS's
- * managed policies parsed once per process rather than rebuilt at every reset
- * (half a second of CPU per reset, and most tests reset). It runs on the
+ * moto_server through test/support/moto_server.py: the same server and
+ * answers, without the CPU moto spends on work no answer depends on (AWS's
+ * managed policies rebuilt at every reset, its package directory listed at
+ * every request, ...: over half its CPU in the deploy suites). It runs on the
  * Python that has moto: the .venv's, else python3 from PATH, and where that
  * one has no moto the script runs the plain moto_server itself.
  */
