@@ -13,8 +13,10 @@
 #   objects from a 4 MB JSON string, and the first call after a reset makes a
 #   backend for each of the 6 partitions (iam.models.get_account_id_from looks
 #   the caller's access key up in all of them). The suites reset before most
-#   tests. Here the JSON is parsed once, and a backend builds its policy
-#   objects, fresh (attachment counts at zero), only when something reads them.
+#   tests. Here the JSON is parsed once, each policy gets one id for the
+#   process (AWS's managed policies have the same id in every account), and a
+#   backend builds its policy objects, fresh (attachment counts at zero), only
+#   when something reads them.
 #   A reset discards IAM backends without first rebuilding them
 #   (BackendDict.reset re-initialises every backend, then drops it).
 # - Every KMS key gets an RSA-2048 private key at creation, symmetric ones
@@ -71,9 +73,9 @@ def lazy_managed_policies() -> None:
     backend = iam.IAMBackend
     if not all(hasattr(backend, n) for n in ("_init_aws_policies", "_init_managed_policies", "reset")):
         return
-    if not (hasattr(iam, "AWSManagedPolicy") and hasattr(iam, "load_iam_aws_managed_policies")):
+    if not all(hasattr(iam, n) for n in ("AWSManagedPolicy", "load_iam_aws_managed_policies", "random_policy_id")):
         return
-    templates: list[tuple[str, dict]] = []
+    templates: list[tuple[str, dict, str]] = []
     pending = object()
 
     def build(self) -> None:  # type: ignore[no-untyped-def]
@@ -89,8 +91,16 @@ def lazy_managed_policies() -> None:
                         create_date=datetime.fromisoformat(d["CreateDate"]),
                         update_date=datetime.fromisoformat(d["UpdateDate"]),
                     )
-                    templates.append((name, kw))
-            policies = [iam.AWSManagedPolicy(name, account_id=self.account_id, region=self.region_name, **kw) for name, kw in templates]
+                    # An AWS managed policy's id is the same in every account, as in AWS.
+                    templates.append((name, kw, iam.random_policy_id()))
+            made = iam.random_policy_id
+            try:
+                policies = []
+                for name, kw, policy_id in templates:
+                    iam.random_policy_id = lambda: policy_id  # noqa: B023 (called at once, in the constructor)
+                    policies.append(iam.AWSManagedPolicy(name, account_id=self.account_id, region=self.region_name, **kw))
+            finally:
+                iam.random_policy_id = made
         self.__dict__["aws_managed_policies"] = policies
         self.__dict__["managed_policies"] = {p.arn: p for p in policies}
 
