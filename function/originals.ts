@@ -51,7 +51,7 @@ async function findOriginal(store: ImageStore, id: string, trust: "record" | "me
 /** A size's variant as stored: up to date, missing, made with other settings or crop, or "new" (the original was checked just now: nothing stored was made from these bytes). */
 export type SizeState = "current" | "missing" | "outdated" | "new";
 
-export const stateOf = (target: SizeTarget, stored: { tag: string } | undefined): SizeState => (stored === undefined ? "missing" : stored.tag === target.tag ? "current" : "outdated");
+const stateOf = (target: SizeTarget, stored: { tag: string } | undefined): SizeState => (stored === undefined ? "missing" : stored.tag === target.tag ? "current" : "outdated");
 
 export interface SizeCheck {
   request: SizeRequest;
@@ -63,6 +63,19 @@ export interface SizeCheck {
 
 type StoredVariant = Awaited<ReturnType<ImageStore["getVariant"]>>;
 
+export interface SizeFound {
+  target: SizeTarget;
+  state: SizeState;
+  /** The variant and its bytes, when it is current. */
+  stored?: NonNullable<StoredVariant>;
+}
+
+/** A variant read for a size, as its target wants it. */
+export function sizeFound(target: SizeTarget, read: StoredVariant): SizeFound {
+  const state = stateOf(target, read?.meta);
+  return { target, state, ...(state === "current" ? { stored: read! } : {}) };
+}
+
 export interface CheckedOriginal {
   readonly meta: OriginalMeta;
   /** Whether this request makes its placeholder: checked just now, or stored before placeholders. */
@@ -70,7 +83,7 @@ export interface CheckedOriginal {
   /** Each request's variant state, by HEAD; `more` adds requests that count only where stored variants do. */
   sizes(requests: readonly SizeRequest[], more?: () => Promise<SizeRequest[]>): Promise<SizeCheck[]>;
   /** One size's variant with its bytes, read by `read` (unless nothing stored can count). */
-  storedSize(request: SizeRequest, read?: (key: string) => Promise<StoredVariant>): Promise<{ target: SizeTarget; state: SizeState; stored?: NonNullable<StoredVariant> }>;
+  storedSize(request: SizeRequest, read?: (key: string) => Promise<StoredVariant>): Promise<SizeFound>;
   /** Makes and stores these sizes from one decode; an upload is moved into originals/ after them. */
   render(requests: readonly SizeRequest[]): Promise<Made>;
   /** Stores a focal point with the original's facts; `changed` when crops already made used another. */
@@ -96,12 +109,9 @@ function handleOf(store: ImageStore, settings: RuntimeSettings, from: { facts: C
     });
   }
 
-  async function storedSize(request: SizeRequest, read = (key: string) => store.getVariant(key)) {
+  async function storedSize(request: SizeRequest, read = (key: string) => store.getVariant(key)): Promise<SizeFound> {
     const t = target(request);
-    if (facts === undefined) return { target: t, state: "new" as const };
-    const stored = await read(t.key);
-    const state = stateOf(t, stored?.meta);
-    return { target: t, state, ...(state === "current" ? { stored: stored! } : {}) };
+    return facts === undefined ? { target: t, state: "new" } : sizeFound(t, await read(t.key));
   }
 
   async function render(requests: readonly SizeRequest[]): Promise<Made> {

@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RuntimeSettings } from "../../config/schema.ts";
 import { header } from "../http/request.ts";
 import { binary, type Headers } from "../http/response.ts";
-import { checkedOriginal, stateOf, type CheckedOriginal, type SizeState } from "../originals.ts";
+import { checkedOriginal, sizeFound, type CheckedOriginal, type SizeFound } from "../originals.ts";
 import type { ImageStore } from "../storage/image-store.ts";
 import { checkId, checkSize, isAuto, isCover, needsOriginalFormat, targetOf } from "../variants.ts";
 
@@ -27,8 +27,6 @@ export interface GetSizeOptions {
   onRemade?: (id: string) => Promise<void>;
 }
 
-type StoredVariant = NonNullable<Awaited<ReturnType<ImageStore["getVariant"]>>>;
-
 export async function getSize(
   event: APIGatewayProxyEvent,
   settings: RuntimeSettings,
@@ -43,7 +41,7 @@ export async function getSize(
 
   const request = { size, accept };
   let original: CheckedOriginal | undefined;
-  let found: { state: SizeState; stored?: StoredVariant };
+  let found: SizeFound;
   if (needsOriginalFormat(settings, size, accept)) {
     original = await checkedOriginal(store, settings, id);
     found = await original.storedSize(request);
@@ -57,9 +55,7 @@ export async function getSize(
   } else {
     // A fixed format and no crop: the variant's key and tag need nothing of the original.
     const target = targetOf(settings, id, size, undefined, accept);
-    const read = await store.getVariant(target.key);
-    const state = stateOf(target, read?.meta);
-    found = { state, ...(state === "current" ? { stored: read! } : {}) };
+    found = sizeFound(target, await store.getVariant(target.key));
   }
   let stored = found.stored;
   if (stored === undefined) {
