@@ -10,10 +10,11 @@
 import type { RuntimeSettings } from "../config/schema.ts";
 import { ApiError } from "./errors.ts";
 import type { LogSink } from "./log.ts";
-import { isUnchecked, type ImageStore, type OriginalMeta } from "./storage/image-store.ts";
+import { checkedOriginal, plannedSizes } from "./originals.ts";
+import type { ImageStore } from "./storage/image-store.ts";
 import { variantPrefix } from "./storage/key-layout.ts";
 import { triggerRequests } from "./s3-events.ts";
-import { ID_PATTERN, isAuto, renderAndStore, staleTargets, type SizeRequest } from "./variants.ts";
+import { ID_PATTERN, isAuto, type SizeRequest } from "./variants.ts";
 
 export const REPROCESS_EVENT = "reprocess";
 
@@ -40,11 +41,11 @@ export function isReprocessEvent(event: unknown): event is ReprocessEvent {
   return typeof event === "object" && event !== null && (event as { imgapi?: unknown }).imgapi === REPROCESS_EVENT;
 }
 
-/** What is made for an original: the trigger's requests, and the other formats of "auto" sizes found stored. */
-async function requestsFor(store: ImageStore, settings: RuntimeSettings, id: string): Promise<SizeRequest[]> {
+/** The other formats of "auto" sizes found stored (AVIF is left to the first request that wants it, or to this). */
+async function storedAvif(store: ImageStore, settings: RuntimeSettings, id: string): Promise<SizeRequest[]> {
   const stored = new Set(await store.listVariantKeys(id));
   const avif = Object.keys(settings.sizes).filter((size) => isAuto(settings, size) && stored.has(`${variantPrefix(id)}${size}.avif`));
-  return [...triggerRequests(settings), ...avif.map((size) => ({ size, accept: "image/avif" }))];
+  return avif.map((size) => ({ size, accept: "image/avif" }));
 }
 
 export interface ReprocessOptions {
@@ -58,28 +59,24 @@ export interface ReprocessOptions {
 export function createReprocessHandler(options: ReprocessOptions) {
   const { store, settings, log, onRemade } = options;
 
-  async function plan(original: OriginalMeta, dryRun: boolean): Promise<ReprocessOutcome> {
-    const requests = await requestsFor(store, settings, original.id);
-    const stale = await staleTargets(store, settings, original, requests);
-    const keys = [...new Set(stale.map((s) => s.target.key))];
-    const placeholder = original.placeholder === undefined;
-    if (keys.length === 0 && !placeholder) return { id: original.id, action: "up to date", variants: [] };
-    if (dryRun) return { id: original.id, action: "would make", variants: keys, ...(placeholder ? { placeholder } : {}) };
-    const done = await renderAndStore(store, settings, original.id, stale.map((s) => s.request));
-    // A checked original's stale variants may have been served (and cached) already; an unchecked one's never were.
-    if (done.rendered.length > 0) await onRemade?.(original.id);
-    return { id: original.id, action: "made", variants: done.rendered.map((r) => r.meta.key), ...(placeholder ? { placeholder } : {}) };
+  async function plan(id: string): Promise<ReprocessOutcome> {
+    const planned = await plannedSizes(store, settings, id, triggerRequests(settings), () => storedAvif(store, settings, id));
+    if (planned === undefined) return { id, action: "not found", variants: [] };
+    const { keys, placeholder } = planned;
+    if (keys.length === 0 && !placeholder) return { id, action: "up to date", variants: [] };
+    return { id, action: "would make", variants: keys, ...(placeholder ? { placeholder } : {}) };
   }
 
-  async function reprocess(id: string, dryRun: boolean): Promise<ReprocessOutcome> {
-    const head = await store.headOriginal(id);
-    if (head === undefined) return { id, action: "not found", variants: [] };
-    if (!isUnchecked(head)) return plan(head, dryRun);
-    // Never checked (a direct write, an upload): checked now, every size made.
-    const requests = triggerRequests(settings);
-    if (dryRun) return { id, action: "would make", variants: [...new Set(requests.map((r) => `${variantPrefix(id)}${r.size}.*`))], placeholder: true };
-    const done = await renderAndStore(store, settings, id, requests);
-    return { id, action: "made", variants: done.rendered.map((r) => r.meta.key), placeholder: true };
+  async function reprocess(id: string): Promise<ReprocessOutcome> {
+    // One never checked (a direct write, an upload) is checked now and every size made.
+    const original = await checkedOriginal(store, settings, id);
+    const stale = (await original.sizes(triggerRequests(settings), () => storedAvif(store, settings, id))).filter((c) => c.state !== "current");
+    const placeholder = original.makesPlaceholder;
+    if (stale.length === 0 && !placeholder) return { id, action: "up to date", variants: [] };
+    const done = await original.render(stale.map((c) => c.request));
+    // Stale variants of an original checked before may have been served (and cached) already; "new" ones never were.
+    if (done.rendered.length > 0 && stale.some((c) => c.state !== "new")) await onRemade?.(id);
+    return { id, action: "made", variants: done.rendered.map((r) => r.meta.key), ...(placeholder ? { placeholder } : {}) };
   }
 
   return async function onReprocess(event: ReprocessEvent, requestId = "local"): Promise<ReprocessOutcome> {
@@ -90,7 +87,7 @@ export function createReprocessHandler(options: ReprocessOptions) {
       outcome = { id: id.slice(0, 100), action: "refused", variants: [], errorCode: "INVALID_ID", reason: "not an image id: the event needs the id of originals/{id}" };
     } else {
       try {
-        outcome = await reprocess(id, event.dryRun === true);
+        outcome = await (event.dryRun === true ? plan(id) : reprocess(id));
       } catch (e) {
         const error = e instanceof ApiError ? e : new ApiError("INTERNAL_ERROR", "unexpected error", { cause: e });
         if (error.code === "IMAGE_NOT_FOUND") outcome = { id, action: "not found", variants: [] };

@@ -13,7 +13,8 @@ import { ApiError } from "./errors.ts";
 import type { LogSink } from "./log.ts";
 import type { ImageStore } from "./storage/image-store.ts";
 import { ORIGINALS_PREFIX, UPLOADS_PREFIX } from "./storage/key-layout.ts";
-import { ID_PATTERN, isAuto, missingRequests, renderAndStore, type SizeRequest } from "./variants.ts";
+import { checkedOriginal } from "./originals.ts";
+import { ID_PATTERN, isAuto, type SizeRequest } from "./variants.ts";
 
 export type RecordAction = "resized" | "ignored" | "rejected" | "failed";
 
@@ -59,17 +60,18 @@ export function createS3EventHandler(options: { store: ImageStore; settings: Run
       await store.deleteUpload(id);
       return { action: "ignored", reason: "the image exists: the new upload was deleted" };
     }
-    const done = await renderAndStore(store, settings, id, triggerRequests(settings), { uploadOnly: true });
+    const upload = await checkedOriginal(store, settings, id, { uploadOnly: true });
+    const done = await upload.render(triggerRequests(settings));
     return { action: "resized", sizes: done.rendered.length };
   }
 
   async function onOriginal(id: string): Promise<Handled> {
-    const requests = triggerRequests(settings);
     // A checked original (POST /images, a moved upload) needs only what is missing;
     // a direct write may have replaced the bytes, so all of it is made again.
-    const missing = await missingRequests(store, settings, id, requests);
-    if (missing?.length === 0) return { action: "ignored", reason: "sizes up to date" };
-    const done = await renderAndStore(store, settings, id, missing ?? requests);
+    const original = await checkedOriginal(store, settings, id, { bytesChanged: true });
+    const missing = (await original.sizes(triggerRequests(settings))).filter((c) => c.state !== "current");
+    if (missing.length === 0) return { action: "ignored", reason: "sizes up to date" };
+    const done = await original.render(missing.map((c) => c.request));
     return { action: "resized", sizes: done.rendered.length };
   }
 

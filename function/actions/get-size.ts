@@ -4,11 +4,11 @@
 // the Accept header asks for, so its answers vary with Accept.
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RuntimeSettings } from "../../config/schema.ts";
-import { ApiError } from "../errors.ts";
 import { header } from "../http/request.ts";
 import { binary, type Headers } from "../http/response.ts";
-import { isUnchecked, type ImageStore, type OriginalMeta, type UncheckedOriginal } from "../storage/image-store.ts";
-import { checkId, checkSize, isAuto, isCover, needsOriginalFormat, renderAndStore, targetOf } from "../variants.ts";
+import { checkedOriginal, sizeFound, type CheckedOriginal, type SizeFound } from "../originals.ts";
+import type { ImageStore } from "../storage/image-store.ts";
+import { checkId, checkSize, isAuto, isCover, needsOriginalFormat, targetOf } from "../variants.ts";
 
 /** Base64 adds a third: 4.4 MB of bytes is about 5.9 MB in the response. */
 export const MAX_INLINE_BYTES = 4_400_000;
@@ -39,38 +39,30 @@ export async function getSize(
   const cacheControl = options.cacheControl ?? CACHE_CONTROL;
   const vary: Headers = isAuto(settings, size) ? { Vary: "Accept" } : {};
 
-  let original: OriginalMeta | UncheckedOriginal | undefined;
-  let stored: Awaited<ReturnType<ImageStore["getVariant"]>>;
-  let read = false;
-  let remade = false;
-  const notFound = () => new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
+  const request = { size, accept };
+  let original: CheckedOriginal | undefined;
+  let found: SizeFound;
   if (needsOriginalFormat(settings, size, accept)) {
-    original = await store.headOriginal(id);
-    if (original === undefined) throw notFound();
+    original = await checkedOriginal(store, settings, id);
+    found = await original.storedSize(request);
   } else if (isCover(settings, size)) {
     // A cover size's tag depends on the original's focal point, its key does
     // not: both are read at once, so the answer waits for one round trip.
     const key = targetOf(settings, id, size, undefined, accept).key;
-    [original, stored] = await Promise.all([store.headOriginal(id), store.getVariant(key)]);
-    read = true;
-    if (original === undefined) throw notFound();
-  }
-  // An unchecked original (a presigned upload) has no known format yet: rendering checks it.
-  if (original === undefined || !isUnchecked(original)) {
-    const target = targetOf(settings, id, size, original, accept);
-    if (!read) stored = await store.getVariant(target.key);
-    if (stored !== undefined && stored.meta.tag !== target.tag) {
-      stored = undefined;
-      remade = true;
-    }
+    const [checked, read] = await Promise.all([checkedOriginal(store, settings, id), store.getVariant(key)]);
+    original = checked;
+    found = await original.storedSize(request, async () => read);
   } else {
-    stored = undefined;
+    // A fixed format and no crop: the variant's key and tag need nothing of the original.
+    const target = targetOf(settings, id, size, undefined, accept);
+    found = sizeFound(target, await store.getVariant(target.key));
   }
+  let stored = found.stored;
   if (stored === undefined) {
-    const done = await renderAndStore(store, settings, id, [{ size, accept }]);
-    const r = done.rendered[0]!;
+    original ??= await checkedOriginal(store, settings, id, { readNow: true });
+    const r = (await original.render([request])).rendered[0]!;
     stored = { meta: r.meta, data: r.variant.data };
-    if (remade) await options.onRemade?.(id);
+    if (found.state === "outdated") await options.onRemade?.(id);
   }
 
   const { meta, data } = stored;

@@ -7,8 +7,9 @@ import type { RuntimeSettings } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
 import { header, query } from "../http/request.ts";
 import { json } from "../http/response.ts";
-import { isUnchecked, type ImageStore, type OriginalMeta, type VariantMeta } from "../storage/image-store.ts";
-import { checkId, hasAutoSizes, renderAndStore, targetOf } from "../variants.ts";
+import { checkedOriginal } from "../originals.ts";
+import type { ImageStore } from "../storage/image-store.ts";
+import { checkId, hasAutoSizes } from "../variants.ts";
 import { originalEntry, placeholderEntry, variantEntry, type PublicUrlSigner } from "./image-answer.ts";
 import { imageLink } from "./links.ts";
 
@@ -31,41 +32,25 @@ export async function listSizes(
   const id = checkId(event.pathParameters?.id);
   const force = parseForce(query(event, "force"));
   const accept = header(event, "accept");
-  const head = await store.headOriginal(id);
-  if (head === undefined) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
+  const original = await checkedOriginal(store, settings, id);
 
   const sizes = Object.keys(settings.sizes);
-  const found = new Map<string, VariantMeta>();
-  // An unchecked original (a presigned upload) has no variants yet: rendering checks it first.
-  let original: OriginalMeta | undefined;
-  let remade = false;
-  if (!isUnchecked(head)) {
-    original = head;
-    const targets = sizes.map((size) => targetOf(settings, id, size, head, accept));
-    const existing = force ? targets.map(() => undefined) : await Promise.all(targets.map((t) => store.headVariant(t.key)));
-    targets.forEach((t, i) => {
-      const meta = existing[i];
-      if (meta !== undefined && meta.tag === t.tag) found.set(t.size, meta);
-      else if (meta !== undefined) remade = true;
-    });
-  }
-  const missing = sizes.filter((size) => !found.has(size));
+  const requests = sizes.map((size) => ({ size, accept }));
+  // force: nothing stored counts, so nothing is looked up.
+  const checks = force ? [] : await original.sizes(requests);
+  const found = new Map(checks.flatMap((c) => (c.stored === undefined ? [] : [[c.request.size, c.stored] as const])));
+  const missing = requests.filter((r) => !found.has(r.size));
   const created = new Set<string>();
+  let o = original.meta;
   if (missing.length > 0) {
-    const done = await renderAndStore(
-      store,
-      settings,
-      id,
-      missing.map((size) => ({ size, accept })),
-    );
-    original = done.original;
+    const done = await original.render(missing);
+    o = done.original;
     for (const r of done.rendered) {
       found.set(r.target.size, r.meta);
       created.add(r.target.size);
     }
-    if (remade) await onRemade?.(id);
+    if (checks.some((c) => c.state === "outdated")) await onRemade?.(id);
   }
-  const o = original!;
 
   return json(
     200,

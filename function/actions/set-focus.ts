@@ -7,11 +7,12 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { RuntimeSettings } from "../../config/schema.ts";
 import { ApiError } from "../errors.ts";
-import { formatFocus, parseFocusObject, type Focus } from "../image/crop.ts";
+import { parseFocusObject, type Focus } from "../image/crop.ts";
 import { bodyBytes } from "../http/request.ts";
 import { json } from "../http/response.ts";
-import type { ImageStore, OriginalMeta } from "../storage/image-store.ts";
-import { checkId, renderAndStore } from "../variants.ts";
+import { checkedOriginal } from "../originals.ts";
+import type { ImageStore } from "../storage/image-store.ts";
+import { checkId } from "../variants.ts";
 import { originalEntry, placeholderEntry } from "./image-answer.ts";
 import { imageLink } from "./links.ts";
 
@@ -28,8 +29,6 @@ function parseBody(event: APIGatewayProxyEvent): Focus {
   return parseFocusObject(doc);
 }
 
-const sameFocus = (a: Focus | undefined, b: Focus | undefined) => (a === undefined ? b === undefined : b !== undefined && formatFocus(a) === formatFocus(b));
-
 export async function setFocus(
   event: APIGatewayProxyEvent,
   settings: RuntimeSettings,
@@ -41,19 +40,9 @@ export async function setFocus(
 ): Promise<APIGatewayProxyResult> {
   const id = checkId(event.pathParameters?.id);
   const focus = clear ? undefined : parseBody(event);
-  const found = await store.checkedFacts(id);
-  if (found === undefined) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${id}.`);
-  let original: OriginalMeta;
-  if (found === "unchecked") {
-    // Not checked yet (a presigned upload, a direct write): checked now, and stored with the point.
-    original = (await renderAndStore(store, settings, id, [], focus === undefined ? {} : { focus })).original;
-  } else {
-    const { focus: _old, ...rest } = found.meta;
-    original = focus === undefined ? rest : { ...rest, focus };
-    if (!sameFocus(found.meta.focus, focus)) {
-      await store.writeFacts(found, original);
-      await onFocusChanged?.(id, focus);
-    }
-  }
+  // An image never checked (a presigned upload, a direct write) is checked now and stored with the point.
+  const checked = await checkedOriginal(store, settings, id);
+  const { original, changed } = await checked.setFocus(focus);
+  if (changed) await onFocusChanged?.(id, focus);
   return json(200, { id, original: originalEntry(original), ...placeholderEntry(original), links: { self: imageLink(base, id) } });
 }

@@ -2,37 +2,23 @@
 // variants' own calls in variant-objects.ts, the uploads' in uploads.ts).
 // S3 errors are translated here, at the call (s3-errors.ts): not-found becomes
 // `undefined`, throttling and timeouts become 503 (retry), anything else 502.
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type HeadObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { ApiError } from "../errors.ts";
 import { originalKey, uploadKey, variantPrefix } from "./key-layout.ts";
-import { checkedMetadata, decodeName, decodeOwner, isChecked, originalMetaOf, type OriginalFacts, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
+import { checkedMetadata, decodeOwner, isChecked, originalMetaOf, type OriginalFacts, type OriginalMeta, type VariantMeta } from "./object-meta.ts";
 import { getRecord, putRecord, rewriteMetadata } from "./original-facts.ts";
 import { isNotFound, translate } from "./s3-errors.ts";
 import { deleteUpload, moveUpload, presignUpload, type UploadRequest } from "./uploads.ts";
 import { deleteKeys, getVariant, headVariant, listKeys, presignVariant, putVariant, type VariantBytes } from "./variant-objects.ts";
 
-export type { OriginalMeta, VariantMeta } from "./object-meta.ts";
+export type { OriginalFacts, OriginalMeta, VariantMeta } from "./object-meta.ts";
 
-/** A checked original, where its facts are kept, and the ETag of the original they were read with. */
-export interface CheckedFacts {
-  meta: OriginalMeta;
-  source: "metadata" | "record";
+/** What a HEAD of an original or an upload tells: its metadata, length and ETag. */
+export interface ObjectHead {
+  metadata: Record<string, string> | undefined;
+  bytes: number;
   etag: string;
 }
-
-/**
- * An original not checked yet: a presigned upload (key uploads/{id}), or an
- * object written straight into originals/. Its format is unknown.
- */
-export interface UncheckedOriginal {
-  id: string;
-  key: string;
-  bytes: number;
-  name?: string;
-  unchecked: true;
-}
-
-export const isUnchecked = (o: OriginalMeta | UncheckedOriginal): o is UncheckedOriginal => "unchecked" in o;
 
 export interface StoredOriginal {
   /** Format and dimensions mean something only when `posted`. */
@@ -46,6 +32,9 @@ export interface StoredOriginal {
   /** Undefined when the object is larger than the limit given: its body was not read. */
   data?: Buffer;
 }
+
+const headOf = (head: HeadObjectCommandOutput | undefined): ObjectHead | undefined =>
+  head === undefined ? undefined : { metadata: head.Metadata, bytes: head.ContentLength ?? 0, etag: head.ETag ?? "" };
 
 export class ImageStore {
   constructor(
@@ -80,50 +69,19 @@ export class ImageStore {
     }
   }
 
-  /**
-   * The original's facts: from its metadata when it was checked (POST
-   * /images, a moved upload), else from the record written when a direct
-   * write was first checked, else unchecked (a direct write, or an upload).
-   */
-  async headOriginal(id: string): Promise<OriginalMeta | UncheckedOriginal | undefined> {
-    const key = originalKey(id);
-    const head = await this.head(key, "reading the original");
-    if (head === undefined) {
-      const upload = await this.head(uploadKey(id), "reading an upload");
-      if (upload === undefined) return undefined;
-      const name = decodeName(upload.Metadata);
-      return { id, key: uploadKey(id), bytes: upload.ContentLength ?? 0, ...(name === undefined ? {} : { name }), unchecked: true };
-    }
-    if (isChecked(head.Metadata)) return originalMetaOf(id, key, head.Metadata, head.ContentLength);
-    const name = decodeName(head.Metadata);
-    const record = await this.originalRecord(id);
-    if (record !== undefined) return { ...record, id, key, bytes: head.ContentLength ?? 0, ...(name === undefined ? {} : { name }) };
-    return { id, key, bytes: head.ContentLength ?? 0, ...(name === undefined ? {} : { name }), unchecked: true };
+  /** originals/{id} as HEAD reads it; undefined when there is none. */
+  async headOriginal(id: string): Promise<ObjectHead | undefined> {
+    return headOf(await this.head(originalKey(id), "reading the original"));
   }
 
-  /** The original, only when it carries the checked metadata (POST /images, a moved upload). */
-  async checkedOriginal(id: string): Promise<OriginalMeta | undefined> {
-    const head = await this.head(originalKey(id), "reading the original");
-    return head !== undefined && isChecked(head.Metadata) ? originalMetaOf(id, originalKey(id), head.Metadata, head.ContentLength) : undefined;
+  /** A presigned upload still under uploads/{id}, as HEAD reads it. */
+  async headUpload(id: string): Promise<ObjectHead | undefined> {
+    return headOf(await this.head(uploadKey(id), "reading an upload"));
   }
 
-  /** A checked original's facts for rewriting them; "unchecked" for one not checked yet; undefined when there is none. */
-  async checkedFacts(id: string): Promise<CheckedFacts | "unchecked" | undefined> {
-    const key = originalKey(id);
-    const head = await this.head(key, "reading the original");
-    if (head === undefined) return (await this.head(uploadKey(id), "reading an upload")) === undefined ? undefined : "unchecked";
-    const etag = head.ETag ?? "";
-    if (isChecked(head.Metadata)) return { meta: originalMetaOf(id, key, head.Metadata, head.ContentLength), source: "metadata", etag };
-    const record = await this.originalRecord(id);
-    if (record === undefined) return "unchecked";
-    const name = decodeName(head.Metadata);
-    return { meta: { ...record, id, key, bytes: head.ContentLength ?? 0, ...(name === undefined ? {} : { name }) }, source: "record", etag };
-  }
-
-  /** Stores changed facts (focal point, placeholder) where checkedFacts found them. */
-  async writeFacts(found: CheckedFacts, meta: OriginalMeta): Promise<void> {
-    if (found.source === "record") return this.putOriginalRecord(meta);
-    return rewriteMetadata(this.s3, this.bucket, meta, found.etag);
+  /** Rewrites a checked original's metadata (focal point, placeholder), only if it is still the object read with this ETag. */
+  rewriteOriginalMetadata(meta: OriginalMeta, etag: string): Promise<void> {
+    return rewriteMetadata(this.s3, this.bucket, meta, etag);
   }
 
   /** Every object under resized/{id}/: the variants in every format, and a direct write's record. */
