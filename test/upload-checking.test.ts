@@ -17,6 +17,7 @@ import { configureLibvips } from "../function/image/libvips.ts";
 import { ImageStore } from "../function/storage/image-store.ts";
 import { apiEvent, listEvent, responseJson, sizeEvent } from "./support/events.ts";
 import { loadFixture } from "./support/fixtures.ts";
+import { countDecodes } from "./support/decode-count.ts";
 import { motoWithS3 } from "./support/moto-bucket.ts";
 import { scanBomb } from "./support/scan-bomb.ts";
 
@@ -36,6 +37,8 @@ describe("presigned uploads, on moto", () => {
     const bucket = `imgapi-checking-${++buckets}`;
     await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const copies: CopyObjectCommand["input"][] = [];
+    /** Every S3 call the handler made, in order, as "Command key". */
+    const calls: string[] = [];
     const etagOf = async (key: string) => {
       try {
         return (await aws.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag;
@@ -47,6 +50,8 @@ describe("presigned uploads, on moto", () => {
       get(target, prop, receiver) {
         if (prop !== "send") return Reflect.get(target, prop, receiver) as unknown;
         return async (command: unknown) => {
+          const { Key, Prefix } = (command as { input: { Key?: string; Prefix?: string } }).input;
+          calls.push(`${(command as object).constructor.name.replace(/Command$/, "")} ${Key ?? Prefix ?? ""}`);
           if (command instanceof CopyObjectCommand) {
             copies.push(command.input);
             await options.beforeCopy?.(bucket);
@@ -66,7 +71,7 @@ describe("presigned uploads, on moto", () => {
       assert.equal((await fetch(presigned.url, { method: "PUT", body, headers: { "Content-Type": "image/jpeg" } })).status, 200);
       return id;
     }
-    return { bucket, handler, keys, copies, upload };
+    return { bucket, handler, keys, copies, calls, upload };
   }
 
   const errorOf = (res: APIGatewayProxyResult) => [res.statusCode, responseJson<{ error: { code: string } }>(res).error.code];
@@ -93,6 +98,28 @@ describe("presigned uploads, on moto", () => {
     assert.deepEqual(facts, { format: "png", width: "2809", height: "2074", alpha: "0" });
     assert.match(`${thumbhash} ${color}`, /^[A-Za-z0-9+/]{20,60}={0,2} #[0-9a-f]{6}$/);
     assert.deepEqual(await keys(), [`originals/${id}`, `resized/${id}/thumbnail.webp`]);
+  });
+
+  test("a first listing reads the upload once, checks and renders it in two decodes, and moves it only after every size is stored", async () => {
+    const { handler, calls, upload } = await setup();
+    const id = await upload(png);
+    calls.length = 0;
+    const decodes = countDecodes();
+    let res: APIGatewayProxyResult;
+    try {
+      res = await handler(listEvent(id));
+    } finally {
+      decodes.restore();
+    }
+    assert.equal(res.statusCode, 200, res.body);
+    // One read of the bytes; one decode checks them (and gives the placeholder), one makes every size.
+    assert.deepEqual(calls.filter((c) => c.startsWith("GetObject") && !c.startsWith("GetObject originals/")), [`GetObject uploads/${id}`]);
+    assert.equal(decodes.decodes, 2);
+    // S3 tells the trigger of the move: by then every size must be stored.
+    const puts = calls.flatMap((c, i) => (c.startsWith(`PutObject resized/${id}/`) ? [i] : []));
+    const move = calls.indexOf(`CopyObject originals/${id}`);
+    assert.equal(puts.length, Object.keys(settings.sizes).length, calls.join("\n"));
+    assert.ok(move > Math.max(...puts), `moved after the sizes:\n${calls.join("\n")}`);
   });
 
   test("an upload replaced between its check and its move is never moved: 503 to retry, and its next check refuses the new bytes", async () => {
