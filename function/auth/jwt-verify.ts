@@ -6,6 +6,7 @@
 // https://www.rfc-editor.org/rfc/rfc8725 (JWT Best Current Practices)
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { boundedFetch, checkFetchUrl, DEFAULT_TIMEOUT_MS, discoverJwksUri, MAX_JWKS_BYTES, type FetchLike } from "./oidc-discovery.ts";
+import { ReasonedError } from "./reasoned-error.ts";
 
 export interface JwtSettings {
   issuer: string;
@@ -35,15 +36,8 @@ export type RejectReason =
   | "jwks-unavailable";
 
 /** A token refused, with a stable reason. The message says what was wrong and never holds the token. */
-export class TokenRejected extends Error {
+export class TokenRejected extends ReasonedError<RejectReason> {
   override readonly name = "TokenRejected";
-  constructor(
-    readonly reason: RejectReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export interface VerifierOptions {

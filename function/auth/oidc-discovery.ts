@@ -3,6 +3,7 @@
 // a slow or hostile issuer cannot hold an authorizer past its own timeout or
 // fill its memory. Only https, except a loopback issuer in local mode.
 // https://openid.net/specs/openid-connect-discovery-1_0.html
+import { ReasonedError } from "./reasoned-error.ts";
 
 export type FetchLike = typeof fetch;
 
@@ -22,14 +23,11 @@ export const MAX_JWKS_BYTES = 256 * 1024;
 
 export type DiscoveryProblem = "url" | "unreachable" | "timeout" | "status" | "too-large" | "invalid-document" | "issuer-mismatch";
 
-export class DiscoveryError extends Error {
+export class DiscoveryError extends ReasonedError<DiscoveryProblem> {
   override readonly name = "DiscoveryError";
-  constructor(
-    readonly problem: DiscoveryProblem,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  /** What went wrong finding the key set. */
+  get problem(): DiscoveryProblem {
+    return this.reason;
   }
 }
 
