@@ -4,19 +4,13 @@
 // (POST /images, a moved upload) keeps them in its S3 metadata, which only a
 // copy of the object onto itself can change; a direct write keeps them in its
 // record beside its variants (key-layout.ts).
-import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { INPUT_FORMATS, type InputFormat } from "../../config/constants.ts";
 import { ApiError } from "../errors.ts";
-import { MIME_TYPES } from "../image/formats.ts";
 import { originalKey, originalRecordKey } from "./key-layout.ts";
-import { checkedMetadata, extraFields, readExtras, type OriginalFacts, type OriginalMeta } from "./object-meta.ts";
+import { extraFields, readExtras, type OriginalFacts, type OriginalMeta } from "./object-meta.ts";
+import { copyChecked } from "./checked-copy.ts";
 import { isNotFound, translate } from "./s3-errors.ts";
-
-/** A failed precondition of a conditional request (412), or a concurrent one (409). */
-export function isConditionFailed(e: unknown): boolean {
-  if (!(e instanceof S3ServiceException)) return false;
-  return e.name === "PreconditionFailed" || e.name === "ConditionalRequestConflict" || e.$metadata.httpStatusCode === 412 || e.$metadata.httpStatusCode === 409;
-}
 
 /**
  * Rewrites a checked original's metadata by copying the object onto itself
@@ -29,26 +23,10 @@ export function isConditionFailed(e: unknown): boolean {
  * remakes the sizes whose crop changed (and finds the others up to date).
  */
 export async function rewriteMetadata(s3: S3Client, bucket: string, original: OriginalMeta, etag: string): Promise<void> {
-  const key = originalKey(original.id);
-  try {
-    await s3.send(
-      new CopyObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        CopySource: `${bucket}/${key}`,
-        CopySourceIfMatch: etag,
-        MetadataDirective: "REPLACE",
-        Metadata: checkedMetadata(original),
-        ContentType: MIME_TYPES[original.format],
-      }),
-    );
-  } catch (e) {
-    if (isConditionFailed(e)) {
-      throw new ApiError("STORAGE_UNAVAILABLE", "rewriting an original's metadata: the original changed while it was read", { cause: e, retryAfter: 1 });
-    }
-    if (isNotFound(e)) throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${original.id}: it was deleted meanwhile.`);
-    throw translate(e, "rewriting an original's metadata");
-  }
+  const action = "rewriting an original's metadata";
+  const outcome = await copyChecked(s3, bucket, { key: originalKey(original.id), etag }, original, { onlyIfNoOriginal: false, action });
+  if (outcome === "precondition failed") throw new ApiError("STORAGE_UNAVAILABLE", `${action}: the original changed while it was read`, { retryAfter: 1 });
+  if (outcome === "source gone") throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${original.id}: it was deleted meanwhile.`);
 }
 
 /** Records what checking a directly written original found, beside its variants (never under originals/). */

@@ -13,6 +13,12 @@ export function isNotFound(e: unknown): boolean {
   return e instanceof NoSuchKey || e instanceof NotFound || (e instanceof S3ServiceException && e.$metadata.httpStatusCode === 404);
 }
 
+/** A failed precondition of a conditional request (412), or a concurrent one (409). */
+export function isConditionFailed(e: unknown): boolean {
+  if (!(e instanceof S3ServiceException)) return false;
+  return e.name === "PreconditionFailed" || e.name === "ConditionalRequestConflict" || e.$metadata.httpStatusCode === 412 || e.$metadata.httpStatusCode === 409;
+}
+
 export function translate(e: unknown, action: string): ApiError {
   const name = (e as { name?: string }).name ?? "";
   const status = e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined;

@@ -2,11 +2,11 @@
 // uploads/{id}; once checked it is moved to originals/{id} with the checked
 // facts as metadata, or deleted. So originals/ only ever holds bytes that
 // were checked, and whatever stays in uploads/ a lifecycle rule expires.
-import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from "@aws-sdk/client-s3";
-import { MIME_TYPES } from "../image/formats.ts";
-import { originalKey, uploadKey } from "./key-layout.ts";
-import { checkedMetadata, ownerField, type OriginalMeta } from "./object-meta.ts";
-import { isNotFound, translate } from "./s3-errors.ts";
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { uploadKey } from "./key-layout.ts";
+import { ownerField, type OriginalMeta } from "./object-meta.ts";
+import { copyChecked } from "./checked-copy.ts";
+import { translate } from "./s3-errors.ts";
 
 export interface UploadRequest {
   contentType: string;
@@ -47,11 +47,6 @@ export async function presignUpload(s3: S3Client, bucket: string, id: string, up
 }
 
 /** A failed precondition of a conditional request (412), or a concurrent one (409). */
-function isConditionFailed(e: unknown): boolean {
-  if (!(e instanceof S3ServiceException)) return false;
-  return e.name === "PreconditionFailed" || e.name === "ConditionalRequestConflict" || e.$metadata.httpStatusCode === 412 || e.$metadata.httpStatusCode === 409;
-}
-
 export type MoveResult = "moved" | "precondition failed" | "upload gone";
 
 /**
@@ -65,25 +60,9 @@ export type MoveResult = "moved" | "precondition failed" | "upload gone";
  * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
  */
 export async function moveUpload(s3: S3Client, bucket: string, original: OriginalMeta, etag: string): Promise<MoveResult> {
-  const source = uploadKey(original.id);
-  try {
-    await s3.send(
-      new CopyObjectCommand({
-        Bucket: bucket,
-        Key: originalKey(original.id),
-        CopySource: `${bucket}/${source}`,
-        CopySourceIfMatch: etag,
-        IfNoneMatch: "*",
-        MetadataDirective: "REPLACE",
-        Metadata: checkedMetadata(original),
-        ContentType: MIME_TYPES[original.format],
-      }),
-    );
-  } catch (e) {
-    if (isConditionFailed(e)) return "precondition failed";
-    if (isNotFound(e)) return "upload gone";
-    throw translate(e, "moving a checked upload");
-  }
+  const outcome = await copyChecked(s3, bucket, { key: uploadKey(original.id), etag }, original, { onlyIfNoOriginal: true, action: "moving a checked upload" });
+  if (outcome === "precondition failed") return outcome;
+  if (outcome === "source gone") return "upload gone";
   await deleteUpload(s3, bucket, original.id);
   return "moved";
 }
