@@ -20,7 +20,10 @@ B = [
  ("a disabled API key not re-enabled", "deploy/resources/api-key.ts", "  if (key.enabled !== true) {", "  if (false) {", ["test/deploy-api-drift.test.ts"]),
  ("DeleteObjects batches of 100,000", "function/storage/variant-objects.ts", "const DELETE_BATCH = 1000;", "const DELETE_BATCH = 100_000;", ["test/delete-image.test.ts"]),
  ("DeleteObjects batches of 100,000 (teardown)", "deploy/resources/bucket-hardening.ts", "export const DELETE_OBJECTS_BATCH = 1000;", "export const DELETE_OBJECTS_BATCH = 100_000;", ["test/deploy-strict.test.ts"]),
- ("a refused presigned original not deleted", "function/variants.ts", "    await (got.upload ? store.deleteUpload(id) : store.deleteOriginal(id));", "    void 0;", ["test/upload-checking.test.ts"]),
+ ("a refused presigned original not deleted", "function/original-bytes.ts", "    await (got.upload ? store.deleteUpload(id) : store.deleteOriginal(id));", "    void 0;", ["test/upload-checking.test.ts"]),
+ # The original's lifecycle (function/originals.ts, original-bytes.ts): the upload moved before its sizes are stored, its bytes read twice.
+ ("an upload moved before its sizes are stored", "function/original-bytes.ts", "  const { variants } = made;\n", "  const { variants } = made;\n  if (got.upload) await store.promoteUpload(original, got.etag);\n", ["test/upload-checking.test.ts"]),
+ ("an unchecked original's bytes read twice", "function/original-bytes.ts", "  const got = options.uploadOnly ?", "  await store.getOriginal(id, maxBytes);\n  const got = options.uploadOnly ?", ["test/upload-checking.test.ts"]),
 ]
 only = set(sys.argv[2:])
 env = dict(os.environ, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED="true")
