@@ -16,13 +16,19 @@ import { isConditionFailed, isNotFound, translate } from "./s3-errors.ts";
 
 export type CopyOutcome = "copied" | "precondition failed" | "source gone";
 
+/** How the copy went; S3's refusal kept as `cause` for the log. */
+export interface CopyResult {
+  outcome: CopyOutcome;
+  cause?: unknown;
+}
+
 export async function copyChecked(
   s3: S3Client,
   bucket: string,
   from: { key: string; etag: string },
   original: OriginalMeta,
   options: { onlyIfNoOriginal: boolean; action: string },
-): Promise<CopyOutcome> {
+): Promise<CopyResult> {
   try {
     await s3.send(
       new CopyObjectCommand({
@@ -37,10 +43,10 @@ export async function copyChecked(
         ContentType: MIME_TYPES[original.format],
       }),
     );
-    return "copied";
+    return { outcome: "copied" };
   } catch (e) {
-    if (isConditionFailed(e)) return "precondition failed";
-    if (isNotFound(e)) return "source gone";
+    if (isConditionFailed(e)) return { outcome: "precondition failed", cause: e };
+    if (isNotFound(e)) return { outcome: "source gone", cause: e };
     throw translate(e, options.action);
   }
 }

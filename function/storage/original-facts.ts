@@ -24,8 +24,8 @@ import { isNotFound, translate } from "./s3-errors.ts";
  */
 export async function rewriteMetadata(s3: S3Client, bucket: string, original: OriginalMeta, etag: string): Promise<void> {
   const action = "rewriting an original's metadata";
-  const outcome = await copyChecked(s3, bucket, { key: originalKey(original.id), etag }, original, { onlyIfNoOriginal: false, action });
-  if (outcome === "precondition failed") throw new ApiError("STORAGE_UNAVAILABLE", `${action}: the original changed while it was read`, { retryAfter: 1 });
+  const { outcome, cause } = await copyChecked(s3, bucket, { key: originalKey(original.id), etag }, original, { onlyIfNoOriginal: false, action });
+  if (outcome === "precondition failed") throw new ApiError("STORAGE_UNAVAILABLE", `${action}: the original changed while it was read`, { cause, retryAfter: 1 });
   if (outcome === "source gone") throw new ApiError("IMAGE_NOT_FOUND", `No image with id ${original.id}: it was deleted meanwhile.`);
 }
 

@@ -60,7 +60,7 @@ export type MoveResult = "moved" | "precondition failed" | "upload gone";
  * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
  */
 export async function moveUpload(s3: S3Client, bucket: string, original: OriginalMeta, etag: string): Promise<MoveResult> {
-  const outcome = await copyChecked(s3, bucket, { key: uploadKey(original.id), etag }, original, { onlyIfNoOriginal: true, action: "moving a checked upload" });
+  const { outcome } = await copyChecked(s3, bucket, { key: uploadKey(original.id), etag }, original, { onlyIfNoOriginal: true, action: "moving a checked upload" });
   if (outcome === "precondition failed") return outcome;
   if (outcome === "source gone") return "upload gone";
   await deleteUpload(s3, bucket, original.id);
