@@ -165,7 +165,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
             resolve();
           };
           answer().catch((e: unknown) => {
-            res.destroy(e as Error);
+            // A rule's rewrite or side effect failed: say so in the answer
+            // (the test then fails naming it), rather than with a bare reset.
+            if (!res.headersSent) res.writeHead(502, { "Content-Type": "text/plain" }).end(`fault proxy: ${(e as Error).message}`);
+            else res.destroy(e as Error);
             resolve();
           });
         });
