@@ -1,6 +1,6 @@
 // `npm run test:unit` (npm test's second stage): every test/*.test.ts, three
-// files at a time, the longest first. node:test starts the files in the order
-// given, so with the alphabetical order a long deploy suite could start last
+// files at a time, the longest first. `node --test` sorts the files it is
+// given, so a long deploy suite could start last
 // and run alone while the other slots sat idle; longest first keeps both cores
 // busy to the end. Three at a time rather than two: the moto suites spend part
 // of each call waiting on the other process (Node for moto, moto for Node), and
@@ -8,38 +8,42 @@
 // at three). A file missing from LONGEST runs after them, alphabetically; the
 // list only orders, it never selects.
 //
-// Arguments are passed to the runner, so `npm run test:unit -- test/keys.test.ts`
-// runs just that file (any argument ending in .test.ts replaces the list).
-import { spawn } from "node:child_process";
+// `npm run test:unit -- test/keys.test.ts test/config.test.ts` runs just those.
 import { readdirSync } from "node:fs";
+import { run } from "node:test";
+import { tap } from "node:test/reporters";
 
-/** Measured wall time alone, longest first (a quiet full run, per file). */
+/** The longest files, longest first: wall time per file in a quiet full run. */
 const LONGEST = [
   "deploy-features",
   "deploy-stack",
   "deploy-cdn",
   "deploy-strict",
-  "docs-moto",
+  "deploy-cli",
   "deploy-resources",
-  "deploy-api-drift",
   "deploy-jwt",
-  "deploy-api-resume",
-  "browser-demo",
+  "docs-moto",
+  "lambda-zip-run",
   "hostile-input",
-  "newcomer-errors",
   "image-answers-moto",
+  "browser-demo",
+  "deploy-api-drift",
+  "newcomer-errors",
   "deploy-faults",
-  "reprocess",
+  "deploy-api-resume",
+  "function-zip",
   "browser-jwt",
   "s3-faults",
-  "load",
-  "node22",
-  "policy-moto",
   "image-core",
+  "policy-moto",
+  "load",
+  "reprocess",
   "openapi",
-  "lambda-zip-run",
+  "node22",
   "browser",
-  "function-zip",
+  "browser-uploads",
+  "deploy-drift",
+  "local-cli",
 ].map((name) => `test/${name}.test.ts`);
 
 const all = readdirSync("test")
@@ -48,16 +52,14 @@ const all = readdirSync("test")
   .sort();
 for (const f of LONGEST.filter((f) => !all.includes(f))) console.warn(`scripts/test.mjs: ${f} is in LONGEST but not in test/ (renamed?)`);
 
-const args = process.argv.slice(2);
-const chosen = args.filter((a) => a.endsWith(".test.ts"));
+const chosen = process.argv.slice(2).filter((a) => a.endsWith(".test.ts"));
 const files = chosen.length > 0 ? chosen : [...LONGEST.filter((f) => all.includes(f)), ...all.filter((f) => !LONGEST.includes(f))];
 
-const child = spawn(
-  process.execPath,
-  ["node_modules/tsx/dist/cli.mjs", "--test", "--test-concurrency=3", "--test-timeout=600000", ...args.filter((a) => !a.endsWith(".test.ts")), ...files],
-  { stdio: "inherit", env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" } },
-);
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code, signal) => {
-  process.exitCode = code ?? (signal ? 1 : 0);
+// The CLI's `node --test a b` sorts its arguments; run() keeps this order.
+// Each file runs in its own process with this one's execArgv (--import tsx).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+const stream = run({ files, concurrency: 3, timeout: 600_000 });
+stream.on("test:fail", () => {
+  process.exitCode = 1;
 });
+stream.compose(tap).pipe(process.stdout);
