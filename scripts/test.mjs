@@ -9,6 +9,7 @@
 // list only orders, it never selects.
 //
 // `npm run test:unit -- test/keys.test.ts test/config.test.ts` runs just those.
+import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { run } from "node:test";
 import { tap } from "node:test/reporters";
@@ -58,6 +59,10 @@ const files = chosen.length > 0 ? chosen : [...LONGEST.filter((f) => all.include
 // The CLI's `node --test a b` sorts its arguments; run() keeps this order.
 // Each file runs in its own process with this one's execArgv (--import tsx).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+// The interpreter behind `python3`, for test/support/moto.ts to start moto
+// with directly rather than through a version manager's shim each time.
+const python = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" });
+if (python.status === 0 && python.stdout.trim() !== "" && process.env.IMGAPI_PYTHON === undefined) process.env.IMGAPI_PYTHON = python.stdout.trim();
 const stream = run({ files, concurrency: 3, timeout: 600_000 });
 stream.on("test:fail", () => {
   process.exitCode = 1;

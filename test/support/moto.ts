@@ -224,7 +224,10 @@ export const MOTO_GAPS: FaultRule[] = [
  */
 function motoLaunch(): { command: string; args: string[] } {
   const server = motoServerCommand();
-  const python = server === "moto_server" ? (onPath("python3") ? "python3" : undefined) : join(VENV, "bin", "python");
+  // IMGAPI_PYTHON: python3 resolved once by scripts/test.mjs. Through a
+  // version manager's shim (pyenv's is a chain of bash scripts) every start
+  // costs about half a second of CPU, and the suites start moto ~50 times.
+  const python = server === "moto_server" ? (process.env.IMGAPI_PYTHON ?? (onPath("python3") ? "python3" : undefined)) : join(VENV, "bin", "python");
   const script = join(ROOT, "test", "support", "moto_server.py");
   return python ? { command: python, args: [script] } : { command: server, args: [] };
 }
