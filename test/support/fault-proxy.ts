@@ -224,6 +224,14 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         inFlight -= 1;
       });
   });
+  // Kept-alive connections stay open until close(). Node's server closes one
+  // after 5 s idle, and the SDK's agent (no timeout of its own, so it ignores
+  // the server's Keep-Alive hint) may send a request on it at that moment:
+  // the client reads ECONNRESET (nodejs/node#47130, #52649). AWS's endpoints
+  // close idle connections too, and the SDK retries that; these suites run
+  // with maxAttempts 1. (A deploy-cdn test once failed with a bare read
+  // ECONNRESET on a busy machine; this is the likeliest cause.)
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
 
