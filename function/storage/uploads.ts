@@ -46,7 +46,7 @@ export async function presignUpload(s3: S3Client, bucket: string, id: string, up
   return getSignedUrl(s3, command, { expiresIn: expiresInSeconds, signableHeaders: new Set(["content-type", "content-length"]) });
 }
 
-/** A failed precondition of a conditional request (412), or a concurrent one (409). */
+/** How a move went: moved, the upload changed or an original appeared meanwhile, or the upload is gone. */
 export type MoveResult = "moved" | "precondition failed" | "upload gone";
 
 /**
