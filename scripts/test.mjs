@@ -60,8 +60,10 @@ const files = chosen.length > 0 ? chosen : [...LONGEST.filter((f) => all.include
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 // The interpreter behind `python3`, for test/support/moto.ts to start moto
 // with directly rather than through a version manager's shim each time.
-const python = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" });
-if (python.status === 0 && python.stdout.trim() !== "" && process.env.IMGAPI_PYTHON === undefined) process.env.IMGAPI_PYTHON = python.stdout.trim();
+if (process.env.IMGAPI_PYTHON === undefined) {
+  const python = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" });
+  if (python.status === 0 && python.stdout.trim() !== "") process.env.IMGAPI_PYTHON = python.stdout.trim();
+}
 const stream = run({ files, concurrency: 3, timeout: 600_000 });
 stream.on("test:fail", (data) => {
   if (!data.todo) process.exitCode = 1; // as `node --test`: a failing todo test is not a failure
